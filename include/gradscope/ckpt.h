@@ -1,0 +1,52 @@
+/*
+ * ckpt.h — HDF5 checkpoints: written by rank 0 only, atomically (NAME.h5.tmp,
+ * fsync, rename, fsync of the directory, then the `latest` pointer), with
+ * fletcher32 checksums on every dataset; read back for resume and inspect.
+ * The layout is documented in README.md ("Checkpoint layout").
+ */
+#ifndef GRADSCOPE_CKPT_H
+#define GRADSCOPE_CKPT_H
+
+#include <stdint.h>
+#include "gradscope/config.h"
+#include "gradscope/net.h"
+#include "gradscope/stats.h"
+
+#define GS_CKPT_FORMAT "gradscope-checkpoint"
+#define GS_CKPT_FORMAT_VERSION 1
+
+/* Where training stands: everything besides parameters, momentum and history
+ * that an exact resume needs. Data order and every random draw are pure
+ * functions of (seed, epoch, position), so this is the whole state. */
+typedef struct {
+    int64_t step;           /* steps completed */
+    int64_t epoch;          /* epoch of the next step */
+    int64_t batch_in_epoch; /* index of the next global batch within the epoch */
+    int n_ranks;            /* ranks of the run that wrote it */
+    uint64_t seed;
+} gs_train_state;
+
+/* Write `dir`/ckpt_<step 8 digits>.h5 atomically, point `dir`/latest at it
+ * and remove all but the newest `keep` checkpoints. `tag` (may be NULL)
+ * replaces "ckpt" in the name (e.g. "nonfinite" for an incident record that
+ * must not become the resume point: then `latest` is left alone).
+ * The path written is copied to out_path (may be NULL). */
+int ckpt_write(const char *dir, const char *tag, const gs_config *cfg, const gs_net *net,
+               const gs_history *hist, const gs_train_state *state, int keep,
+               char *out_path, size_t out_path_size);
+
+/* Read a checkpoint into net (whose shape must match the file's) and hist
+ * (initialized by the caller), verifying format, version, shapes and
+ * checksums. Returns 0 or GS_ERR_CKPT with a message naming the file and
+ * the dataset. */
+int ckpt_read(const char *path, gs_net *net, gs_history *hist, gs_train_state *state);
+
+/* Read only the config text stored in a checkpoint (malloc'd, caller frees). */
+int ckpt_read_config(const char *path, char **text);
+
+/* `--resume auto`: the newest checkpoint in dir that reads back valid
+ * (falling back past corrupt ones, each reported on stderr). Returns 0 and
+ * fills path, or 1 when there is none (start fresh). */
+int ckpt_find_latest(const char *dir, char *path, size_t path_size);
+
+#endif

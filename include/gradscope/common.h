@@ -1,0 +1,48 @@
+/*
+ * common.h — error reporting, exit statuses and checked allocation shared by
+ * every gradscope module.
+ *
+ * Library functions never exit: they record one message with gs_error() and
+ * return a non-zero gs_status. Only the driver (src/main.c and the cmd_*.c
+ * files) turns a status into an exit code, and it does so on every MPI rank.
+ */
+#ifndef GRADSCOPE_COMMON_H
+#define GRADSCOPE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GS_VERSION "0.1.0"
+
+/* Exit statuses of the gradscope command (documented in README.md). */
+typedef enum {
+    GS_OK = 0,           /* success */
+    GS_ERR_RUNTIME = 1,  /* unexpected failure: I/O, MPI, out of memory */
+    GS_ERR_USAGE = 2,    /* command line or config error */
+    GS_ERR_DATA = 3,     /* input data file missing or invalid */
+    GS_ERR_CKPT = 4,     /* checkpoint missing, corrupt or incompatible */
+    GS_ERR_NONFINITE = 5,/* a gradient or loss went non-finite (on_nonfinite = stop) */
+    GS_STOPPED = 75      /* stopped by a signal after writing a checkpoint: requeue me (EX_TEMPFAIL) */
+} gs_status;
+
+/* Record the current error message (printf-style). Returns `status` so that
+ * `return gs_error(GS_ERR_DATA, "...")` reads naturally. The message is
+ * kept until the next call; gs_last_error() returns it. */
+int gs_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *gs_last_error(void);
+void gs_clear_error(void);
+
+/* malloc / calloc that record "out of memory allocating N bytes for WHAT"
+ * and return NULL on failure (never abort). Sizes are checked for overflow. */
+void *gs_malloc(size_t n_elems, size_t elem_size, const char *what);
+void *gs_calloc(size_t n_elems, size_t elem_size, const char *what);
+
+/* Overflow-checked size arithmetic: returns 0 and sets *out on success,
+ * non-zero when a*b (or a+b) does not fit in size_t. */
+int gs_mul_size(size_t a, size_t b, size_t *out);
+int gs_add_size(size_t a, size_t b, size_t *out);
+
+/* Wall clock in seconds (monotonic). */
+double gs_now(void);
+
+#endif

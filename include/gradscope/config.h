@@ -1,0 +1,135 @@
+/*
+ * config.h — the run configuration: an INI file (read with inih) plus
+ * `--set section.key=value` overrides, validated into one gs_config.
+ *
+ * Every key has a default, a range and a line of documentation in one table
+ * (src/config.c); parsing, validation, the effective-config text stored in
+ * checkpoints and the README's reference (`gradscope config --doc`) all read
+ * that table. Unknown sections or keys are errors.
+ */
+#ifndef GRADSCOPE_CONFIG_H
+#define GRADSCOPE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GS_MAX_LAYERS 256   /* weight layers */
+#define GS_PATH_MAX 1024
+#define GS_NAME_MAX 64
+
+typedef enum { GS_ACT_SIGMOID, GS_ACT_TANH, GS_ACT_RELU, GS_ACT_LEAKY_RELU, GS_ACT_IDENTITY, GS_N_ACT } gs_act;
+
+typedef enum { GS_OUT_SOFTMAX, GS_OUT_LINEAR } gs_output; /* softmax + cross-entropy, or linear + MSE */
+
+typedef enum {
+    GS_INIT_ZEROS, GS_INIT_CONSTANT, GS_INIT_UNIFORM, GS_INIT_NORMAL,
+    GS_INIT_XAVIER_UNIFORM, GS_INIT_XAVIER_NORMAL, GS_INIT_HE_UNIFORM, GS_INIT_HE_NORMAL,
+    GS_INIT_LECUN_NORMAL, GS_INIT_ORTHOGONAL, GS_N_INIT
+} gs_init_kind;
+
+typedef enum { GS_SCHED_CONSTANT, GS_SCHED_STEP, GS_SCHED_COSINE } gs_schedule;
+
+typedef enum { GS_NONFINITE_STOP, GS_NONFINITE_SKIP } gs_nonfinite;
+
+typedef enum { GS_SYNTH_NONE, GS_SYNTH_SPIRAL, GS_SYNTH_TEACHER } gs_synthetic;
+
+typedef struct {
+    /* [model] */
+    int n_sizes;                       /* number of entries in `layers` (= weight layers + 1) */
+    int sizes[GS_MAX_LAYERS + 1];      /* layers = 784, 256, 128, 10 */
+    gs_act act[GS_MAX_LAYERS];         /* activation of each hidden layer (index = weight layer) */
+    gs_output output;                  /* output = softmax | linear */
+    gs_init_kind init[GS_MAX_LAYERS];  /* init of each weight layer (one value or a list) */
+    double init_gain;                  /* init_gain: multiplies the scheme's std (0 = scheme's default gain) */
+    double init_std;                   /* init_std: sigma of `normal` */
+    double init_range;                 /* init_range: a of `uniform` (+-a) */
+    double init_value;                 /* init_value: value of `constant` */
+    double bias_init;                  /* bias_init: constant for all biases */
+    double leaky_slope;                /* leaky_slope: negative slope of leaky_relu */
+
+    /* [data] */
+    gs_synthetic synthetic;            /* synthetic = none | spiral | teacher */
+    char train[GS_PATH_MAX];           /* train = path to HDF5 (when synthetic = none) */
+    char test[GS_PATH_MAX];            /* test = path to HDF5 (optional) */
+    char x_name[GS_NAME_MAX];          /* x_dataset = /X */
+    char y_name[GS_NAME_MAX];          /* y_dataset = /y */
+    double scale;                      /* scale: inputs are multiplied by it */
+    int64_t n_train;                   /* n_train: synthetic training samples */
+    int64_t n_test;                    /* n_test: synthetic test samples */
+    double noise;                      /* noise: synthetic noise level */
+    uint64_t data_seed;                /* data_seed: synthetic generator seed */
+
+    /* [train] */
+    int epochs;
+    int64_t max_steps;                 /* -1 = no limit (epochs decide), 0 = init audit only */
+    int64_t batch_size;                /* global batch */
+    uint64_t seed;
+    int shuffle;                       /* bool */
+    int eval_every;                    /* epochs between evaluations (0 = only at the end) */
+    gs_nonfinite on_nonfinite;
+    int log_every;                     /* log.every_steps lives here as train.log_every */
+    int blas_threads;                  /* 0 = auto (cores / ranks on the node) */
+    int overlap;                       /* bool: bucketed MPI_Iallreduce during backward */
+    double watchdog_seconds;           /* abort if one collective takes longer (0 = off) */
+
+    /* [optimizer] */
+    double lr;
+    double momentum;
+    int nesterov;                      /* bool */
+    double weight_decay;
+    double clip_norm;                  /* 0 = no clipping */
+    gs_schedule schedule;
+    int64_t step_size;                 /* schedule = step: decay every step_size steps */
+    double gamma;                      /* schedule = step: multiply lr by gamma */
+    double min_lr;                     /* schedule = cosine: floor */
+
+    /* [checkpoint] */
+    char dir[GS_PATH_MAX];             /* run directory ("" = no checkpoints) */
+    int64_t ckpt_every_steps;          /* 0 = off */
+    double ckpt_every_seconds;         /* 0 = off */
+    int keep;                          /* keep the last K checkpoints */
+
+    /* [stats] */
+    int64_t stats_every;               /* stats.every_steps */
+    double vanish_ratio;               /* first/last grad-norm ratio below it: vanishing */
+    double explode_ratio;              /* ratio above it (or norm above explode_norm): exploding */
+    double explode_norm;
+    double saturated_threshold;        /* f'(z) < threshold * max f': saturated unit */
+    double saturated_fraction;         /* layer verdict "saturated" above this fraction */
+    double dead_fraction;              /* layer verdict "dead" above this fraction of dead units */
+    double symmetric_tol;              /* rows of W equal within tol (relative): symmetric */
+
+    /* where the config came from, for messages */
+    char source[GS_PATH_MAX];
+} gs_config;
+
+/* Fill `cfg` with every default. */
+void cfg_defaults(gs_config *cfg);
+
+/* Read INI file `path` over the defaults, then apply `n_sets` overrides of
+ * the form "section.key=value", then validate. Returns 0 or GS_ERR_USAGE
+ * with a message naming the file, line and key and what is allowed. */
+int cfg_load(gs_config *cfg, const char *path, int n_sets, char *const *sets);
+
+/* Parse INI text from memory (used for the config stored in a checkpoint). */
+int cfg_load_string(gs_config *cfg, const char *text, const char *name);
+
+/* Check ranges and consistency. */
+int cfg_validate(const gs_config *cfg);
+
+/* Write the effective config as INI text (every key, in table order).
+ * Returns the number of characters needed (like snprintf). */
+size_t cfg_write_ini(const gs_config *cfg, char *buf, size_t buf_size);
+
+/* Print the documented key reference (markdown table) to stdout. */
+void cfg_print_doc(void);
+
+/* Names of enum values, for messages and files. */
+const char *cfg_act_name(gs_act a);
+const char *cfg_init_name(gs_init_kind k);
+const char *cfg_output_name(gs_output o);
+
+/* Number of weight layers. */
+static inline int cfg_n_layers(const gs_config *cfg) { return cfg->n_sizes - 1; }
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * data.h — the training and test sets, sharded over ranks.
+ *
+ * A dataset is N rows of D input features and a target: a class label
+ * (y_dim = 1, stored as float) or K float targets (y_dim = K). The source is
+ * an HDF5 file (/X float32 or uint8 [N, D]; /y integer [N] or float32 [N, K])
+ * or a built-in synthetic generator (computed row by row, no file).
+ *
+ * Sharding: rank r holds only rows [r*N/P, (r+1)*N/P) of the source, read
+ * with one hyperslab selection. An epoch visits the rows in the order of a
+ * permutation keyed by (seed, epoch) (or file order with shuffle = false);
+ * global batch k is positions [k*B, min((k+1)*B, N)) of that order and rank r
+ * computes rows [r*b/P, (r+1)*b/P) of it, b the batch's size. Rows held by
+ * other ranks arrive by MPI_Alltoallv, so no rank ever reads the whole set.
+ */
+#ifndef GRADSCOPE_DATA_H
+#define GRADSCOPE_DATA_H
+
+#include <stdint.h>
+#include "gradscope/config.h"
+#include "gradscope/dist.h"
+
+typedef struct gs_data gs_data;
+
+typedef struct {
+    int64_t n_total;     /* N: rows in the whole set */
+    int dim;             /* D */
+    int y_dim;           /* 1 for class labels, K for float targets */
+    int64_t shard_lo, shard_hi; /* the rows of the source this rank holds */
+    int64_t rows_held;   /* shard rows + staging rows actually allocated on this rank */
+    char name[GS_PATH_MAX]; /* file path or "synthetic:spiral" etc., for messages */
+} gs_data_info;
+
+/* Open the training set (which = 0) or test set (which = 1) of the config.
+ * Collective: every rank returns the same status; the ranks that saw the
+ * problem have the message in gs_last_error(). *out = NULL when which = 1
+ * and the config has no test set. batch_cap is the largest global batch
+ * that will be asked for. Validates shapes against model.layers, labels
+ * against the number of classes, and float inputs for NaN/Inf. */
+int data_open(gs_data **out, const gs_config *cfg, const gs_dist *d, int which, int64_t batch_cap);
+void data_free(gs_data *ds);
+const gs_data_info *data_info(const gs_data *ds);
+
+/* Number of global batches in one epoch: ceil(N / batch). */
+int64_t data_n_batches(const gs_data *ds, int64_t batch);
+
+/* Rows of global batch k of `epoch` that this rank computes. Collective.
+ * X (n_local, D) and Y (n_local, y_dim) receive them; *n_local their count;
+ * if idx is non-NULL it receives their source row indices. *batch_rows is
+ * the size of the whole global batch (the last one of an epoch may be short). */
+int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
+               float *X, float *Y, int *n_local, int64_t *batch_rows, int64_t *idx);
+
+/* The rows this rank holds, for evaluation: every row of the set is held by
+ * exactly one rank. */
+void data_shard(const gs_data *ds, const float **X, const float **Y, int64_t *n);
+
+/* Convert MNIST-style IDX files (gzip or plain) to the HDF5 input layout
+ * (/X uint8 [N, rows*cols], /y uint8 [N]). Returns 0 or GS_ERR_DATA. */
+int data_convert_idx(const char *images, const char *labels, const char *out_h5);
+
+#endif

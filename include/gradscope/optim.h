@@ -1,0 +1,30 @@
+/*
+ * optim.h — SGD with momentum (optionally Nesterov), decoupled-from-nothing
+ * L2 weight decay, clipping by the global gradient norm and a learning-rate
+ * schedule. One loop over the flat buffers.
+ *
+ *   g  = clip(grad) + weight_decay * w        (decay on weights, not biases)
+ *   v  = momentum * v + g
+ *   dw = -lr * (nesterov ? g + momentum * v : v)
+ *   w += dw
+ */
+#ifndef GRADSCOPE_OPTIM_H
+#define GRADSCOPE_OPTIM_H
+
+#include <stdint.h>
+#include "gradscope/config.h"
+#include "gradscope/net.h"
+
+/* Learning rate at step `step` (0-based) of `total_steps`. */
+double optim_lr(const gs_config *cfg, int64_t step, int64_t total_steps);
+
+/* Sum of squares of the gradient of each layer's weights (out_w) and biases
+ * (out_b), each of n_layers; returns the global norm sqrt(sum of all). */
+double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq);
+
+/* One update of every parameter. `grad_norm` is the global norm (before
+ * clipping) from optim_grad_norms. If upd_sq is non-NULL it receives, per
+ * layer, the sum of squares of the weight update actually applied. */
+void optim_step(gs_net *net, const gs_config *cfg, double lr, double grad_norm, double *upd_sq);
+
+#endif

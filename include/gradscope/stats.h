@@ -1,0 +1,75 @@
+/*
+ * stats.h — per-layer gradient, weight and activation statistics, the
+ * diagnosis that names what is wrong with each layer, and the history of
+ * both that a checkpoint stores.
+ *
+ * Everything here is O(parameters + units): it reads the reduced gradient
+ * buffer, the parameters, the per-layer update norms from the optimizer and
+ * the activation sums reduced over ranks.
+ */
+#ifndef GRADSCOPE_STATS_H
+#define GRADSCOPE_STATS_H
+
+#include <stdint.h>
+#include "gradscope/config.h"
+#include "gradscope/net.h"
+
+typedef enum {
+    GS_V_HEALTHY, GS_V_VANISHING, GS_V_EXPLODING, GS_V_SATURATED,
+    GS_V_DEAD, GS_V_SYMMETRIC, GS_V_NONFINITE, GS_N_VERDICTS
+} gs_verdict;
+
+/* The statistics of one layer at one record, in a fixed order: the
+ * checkpoint stores each field f as /history/stats/<name f> [n_records, n_layers]. */
+enum {
+    GS_ST_GRAD_NORM,        /* ||dW||_2 */
+    GS_ST_GRAD_MEAN,        /* mean of dW */
+    GS_ST_GRAD_STD,         /* std of dW */
+    GS_ST_GRAD_ABSMAX,      /* max |dW| */
+    GS_ST_BIAS_GRAD_NORM,   /* ||db||_2 */
+    GS_ST_WEIGHT_NORM,      /* ||W||_2 (Frobenius) before the update */
+    GS_ST_UPDATE_RATIO,     /* ||dW_applied|| / ||W|| */
+    GS_ST_ACT_MEAN,         /* mean of the layer's output A over the global batch */
+    GS_ST_ACT_STD,
+    GS_ST_SATURATED,        /* fraction of outputs where f'(z) < threshold * max f' */
+    GS_ST_DEAD,             /* fraction of units zero for every sample of the global batch */
+    GS_ST_RATIO_TO_LAST,    /* grad_norm / grad_norm of the last layer */
+    GS_N_STATS
+};
+
+/* Field names as stored in checkpoints ("grad_norm", ...). */
+const char *stats_field_name(int field);
+const char *stats_verdict_name(gs_verdict v);
+
+/* Fill st (n_layers x GS_N_STATS, row per layer) from the net's reduced
+ * gradients and parameters, the optimizer's per-layer update sums of squares
+ * (upd_sq, may be NULL: update ratio 0) and the reduced activation sums of
+ * the global batch (acc, may be NULL: activation fields 0). */
+void stats_compute(const gs_net *net, const gs_act_acc *acc, const double *upd_sq,
+                   const double *w_norm_sq, float *st);
+
+/* Per-layer verdicts (n_layers) from the statistics and the thresholds in cfg. */
+void stats_diagnose(const gs_net *net, const gs_config *cfg, const float *st, int *verdict);
+
+/* The growing history a run records and a checkpoint stores. */
+typedef struct {
+    int n_layers;
+    int64_t n_loss, cap_loss;
+    float *loss;            /* (n_loss): training loss of every step */
+    int64_t n_eval, cap_eval;
+    int64_t *eval_step;     /* (n_eval) */
+    float *eval_epoch, *eval_loss, *eval_acc;
+    int64_t n_rec, cap_rec;
+    int64_t *rec_step;      /* (n_rec) */
+    float *rec;             /* (n_rec, GS_N_STATS, n_layers): field-major per record */
+    int *verdict;           /* (n_layers): at the last record */
+} gs_history;
+
+int hist_init(gs_history *h, int n_layers);
+void hist_free(gs_history *h);
+int hist_push_loss(gs_history *h, float loss);
+int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float acc);
+/* st is (n_layers, GS_N_STATS) as stats_compute writes it. */
+int hist_push_stats(gs_history *h, int64_t step, const float *st, const int *verdict);
+
+#endif

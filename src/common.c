@@ -1,0 +1,73 @@
+/* common.c — the error buffer, checked allocation and the clock. */
+#include "gradscope/common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static char gs_errbuf[1024];
+
+int gs_error(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(gs_errbuf, sizeof gs_errbuf, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+const char *gs_last_error(void) { return gs_errbuf[0] ? gs_errbuf : "unknown error"; }
+
+void gs_clear_error(void) { gs_errbuf[0] = '\0'; }
+
+int gs_mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return 1;
+    *out = a * b;
+    return 0;
+}
+
+int gs_add_size(size_t a, size_t b, size_t *out)
+{
+    if (b > SIZE_MAX - a)
+        return 1;
+    *out = a + b;
+    return 0;
+}
+
+void *gs_malloc(size_t n_elems, size_t elem_size, const char *what)
+{
+    size_t bytes;
+    if (gs_mul_size(n_elems, elem_size, &bytes)) {
+        gs_error(GS_ERR_RUNTIME, "size overflow allocating %zu x %zu bytes for %s", n_elems, elem_size, what);
+        return NULL;
+    }
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p)
+        gs_error(GS_ERR_RUNTIME, "out of memory allocating %zu bytes for %s", bytes, what);
+    return p;
+}
+
+void *gs_calloc(size_t n_elems, size_t elem_size, const char *what)
+{
+    size_t bytes;
+    if (gs_mul_size(n_elems, elem_size, &bytes)) {
+        gs_error(GS_ERR_RUNTIME, "size overflow allocating %zu x %zu bytes for %s", n_elems, elem_size, what);
+        return NULL;
+    }
+    void *p = calloc(n_elems ? n_elems : 1, elem_size ? elem_size : 1);
+    if (!p)
+        gs_error(GS_ERR_RUNTIME, "out of memory allocating %zu bytes for %s", bytes, what);
+    return p;
+}
+
+double gs_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
