@@ -1,0 +1,129 @@
+/*
+ * dist.c — the MPI layer. Every MPI call is checked; a failure becomes a
+ * gs_error naming the call, never a silent hang.
+ */
+#include "gradscope/dist.h"
+#include "gradscope/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int mpi_check(int rc, const char *call)
+{
+    if (rc == MPI_SUCCESS)
+        return 0;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    return gs_error(GS_ERR_RUNTIME, "%s failed: %s", call, msg);
+}
+
+int dist_init(int *argc, char ***argv, gs_dist *d)
+{
+    int inited = 0;
+    MPI_Initialized(&inited);
+    if (!inited) {
+        int provided;
+        if (mpi_check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread"))
+            return GS_ERR_RUNTIME;
+    }
+    d->comm = MPI_COMM_WORLD;
+    /* errors come back to us as return codes, so we can say which call failed */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(d->comm, &d->rank);
+    MPI_Comm_size(d->comm, &d->size);
+    MPI_Comm node;
+    if (MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_rank(node, &d->node_rank);
+        MPI_Comm_size(node, &d->node_size);
+        MPI_Comm_free(&node);
+    } else {
+        d->node_rank = d->rank;
+        d->node_size = d->size;
+    }
+    return 0;
+}
+
+void dist_finalize(void)
+{
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (!fin)
+        MPI_Finalize();
+}
+
+int dist_bcast(const gs_dist *d, void *buf, size_t count, MPI_Datatype type, int root)
+{
+    /* MPI counts are int: send large buffers in pieces */
+    int esize;
+    MPI_Type_size(type, &esize);
+    char *p = buf;
+    while (count > 0) {
+        int n = count > (size_t)1 << 30 ? 1 << 30 : (int)count;
+        if (mpi_check(MPI_Bcast(p, n, type, root, d->comm), "MPI_Bcast"))
+            return GS_ERR_RUNTIME;
+        p += (size_t)n * (size_t)esize;
+        count -= (size_t)n;
+    }
+    return 0;
+}
+
+static int allreduce_sum(const gs_dist *d, void *buf, size_t n, MPI_Datatype type, size_t esize)
+{
+    char *p = buf;
+    while (n > 0) {
+        int c = n > (size_t)1 << 30 ? 1 << 30 : (int)n;
+        if (mpi_check(MPI_Allreduce(MPI_IN_PLACE, p, c, type, MPI_SUM, d->comm), "MPI_Allreduce"))
+            return GS_ERR_RUNTIME;
+        p += (size_t)c * esize;
+        n -= (size_t)c;
+    }
+    return 0;
+}
+
+int dist_allreduce_sum_float(const gs_dist *d, float *buf, size_t n)
+{
+    return allreduce_sum(d, buf, n, MPI_FLOAT, sizeof(float));
+}
+
+int dist_allreduce_sum_double(const gs_dist *d, double *buf, size_t n)
+{
+    return allreduce_sum(d, buf, n, MPI_DOUBLE, sizeof(double));
+}
+
+int dist_iallreduce_sum_float(const gs_dist *d, float *buf, size_t n, MPI_Request *req)
+{
+    if (n > (size_t)1 << 30)
+        return gs_error(GS_ERR_RUNTIME, "MPI_Iallreduce: bucket of %zu floats is too large", n);
+    return mpi_check(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, d->comm, req),
+                     "MPI_Iallreduce");
+}
+
+int dist_test(MPI_Request *req, int *done)
+{
+    return mpi_check(MPI_Test(req, done, MPI_STATUS_IGNORE), "MPI_Test");
+}
+
+int dist_waitall(int n, MPI_Request *reqs)
+{
+    return mpi_check(MPI_Waitall(n, reqs, MPI_STATUSES_IGNORE), "MPI_Waitall");
+}
+
+int dist_agree(const gs_dist *d, int status)
+{
+    int agreed = status;
+    if (MPI_Allreduce(&status, &agreed, 1, MPI_INT, MPI_MAX, d->comm) != MPI_SUCCESS) {
+        fprintf(stderr, "gradscope: rank %d: MPI_Allreduce failed while agreeing on an error; aborting\n",
+                d->rank);
+        MPI_Abort(d->comm, status ? status : GS_ERR_RUNTIME);
+    }
+    return agreed;
+}
+
+void dist_abort(const gs_dist *d, int code)
+{
+    fflush(stdout);
+    fflush(stderr);
+    MPI_Abort(d ? d->comm : MPI_COMM_WORLD, code ? code : GS_ERR_RUNTIME);
+    exit(code ? code : GS_ERR_RUNTIME); /* not reached */
+}
