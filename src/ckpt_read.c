@@ -51,11 +51,12 @@ static int r_open(rfile *r, const char *path)
     if (fapl >= 0)
         H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG); /* H5Fclose closes whatever an error path left open */
     r->file = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+    char why[256];
+    ckpt_h5_why(why, sizeof why); /* before H5Pclose clears the error stack */
     if (fapl >= 0)
         H5Pclose(fapl);
-    char why[256];
     if (r->file < 0)
-        return r_fail(r, "not a readable HDF5 file (truncated or damaged?): %s", ckpt_h5_why(why, sizeof why));
+        return r_fail(r, "not a readable HDF5 file (truncated or damaged?): %s", why);
     if (H5Fget_filesize(r->file, &r->size) < 0)
         r->size = (hsize_t)sb.st_size;
     return 0;

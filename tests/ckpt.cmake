@@ -17,3 +17,5 @@ endfunction()
 
 gs_ckpt_test(test_stats test_stats.c)
 gs_ckpt_test(test_stats_diagnose test_stats_diagnose.c)
+gs_ckpt_test(test_ckpt_roundtrip test_ckpt_roundtrip.c)
+gs_ckpt_test(test_ckpt_safety test_ckpt_safety.c)
