@@ -827,13 +827,22 @@ static int on_key(void *user, const char *section, const char *name, const char 
                  "remove the indentation", k->section, k->key, k->key);
             return 1;
         }
-        if (len + strlen(sep) + strlen(value) >= sizeof p->value) {
+        /* inih 55 keeps inline comments on continuation lines: cut them as
+         * it does on the first line (';' after white space) */
+        size_t vlen = strlen(value);
+        for (size_t j = 1; j < vlen; j++)
+            if (value[j] == ';' && isspace((unsigned char)value[j - 1])) {
+                vlen = j;
+                break;
+            }
+        while (vlen && isspace((unsigned char)value[vlen - 1]))
+            vlen--;
+        if (len + strlen(sep) + vlen >= sizeof p->value) {
             fail(p, p->pending_line, "[%s] %s: value is longer than %zu characters", k->section, k->key,
                  sizeof p->value - 1);
             return 1;
         }
-        strcat(p->value, sep);
-        strcat(p->value, value);
+        snprintf(p->value + len, sizeof p->value - len, "%s%.*s", sep, (int)vlen, value);
         return 1;
     }
     flush_pending(p);
@@ -1088,7 +1097,10 @@ size_t cfg_write_ini(const gs_config *cfg, char *buf, size_t buf_size)
             sb_printf(&b, "%s[%s]\n", i ? "\n" : "", k->section);
         b.line_start = b.len;
         sb_printf(&b, "%s = ", k->key);
+        size_t start = b.len;
         key_format(k, cfg, &b, 1);
+        if (b.len == start)
+            b.len--; /* an empty value: no trailing space; "\n" overwrites it */
         sb_printf(&b, "\n");
     }
     return b.len;
