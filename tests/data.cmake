@@ -13,3 +13,4 @@ gs_mpi_test(data_bad_np1 1 $<TARGET_FILE:test_data_mpi> bad)
 gs_mpi_test(data_bad_np4 4 $<TARGET_FILE:test_data_mpi> bad)
 
 gs_unit_test(data_convert test_data_convert.c)
+gs_unit_test(data_spiral_learnable test_data_spiral.c)
