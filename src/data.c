@@ -206,7 +206,8 @@ static int load_file(gs_data *ds, const gs_config *cfg, const char *path)
 
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0)
-        return gs_error(GS_ERR_DATA, "cannot open data file '%s' with HDF5", path);
+        return gs_error(GS_ERR_DATA, "cannot open data file '%s' with HDF5 (on NFS or Lustre, try "
+                        "HDF5_USE_FILE_LOCKING=FALSE)", path);
     hid_t x = H5I_INVALID_HID, y = H5I_INVALID_HID;
     int st = 0, x_nd = 0, y_nd = 0;
     hsize_t x_dims[H5S_MAX_RANK], y_dims[H5S_MAX_RANK];
