@@ -360,7 +360,8 @@ static int write_file(const char *path, const gs_config *cfg, const gs_net *net,
     /* v110 format: checksummed metadata. STRONG close: H5Fclose really
      * closes the file, so the fsync below sees every byte. */
     if (fapl < 0 || w.lcpl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110) < 0 ||
-        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 || H5Pset_create_intermediate_group(w.lcpl, 1) < 0) {
+        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 || H5Pset_meta_block_size(fapl, 0) < 0 ||
+        H5Pset_small_data_block_size(fapl, 0) < 0 || H5Pset_create_intermediate_group(w.lcpl, 1) < 0) {
         rc = w_fail(&w, "the file", "set up");
         goto done;
     }

@@ -54,7 +54,7 @@ static void explain(int v, const float *s, const char *act, char *buf, size_t n)
                  "copies -- use a random init (zeros/constant cannot break symmetry)");
         break;
     case GS_V_NONFINITE:
-        snprintf(buf, n, "nonfinite: NaN or Inf in the gradients or weights -- lower the learning rate, "
+        snprintf(buf, n, "nonfinite: NaN or Inf in the gradients, weights or activations -- lower the learning rate, "
                          "set clip_norm, check the input scale");
         break;
     default:
