@@ -239,7 +239,9 @@ int main(void)
     CHECK(!memcmp(net->params, net2->params, net->n_params * 4), "params differ after ckpt_read");
     CHECK(!memcmp(net->momentum, net2->momentum, net->n_params * 4), "momentum differs after ckpt_read");
     CHECK(hist_equal(&h, &h2), "history differs after ckpt_read");
-    CHECK(!memcmp(&s, &s2, sizeof s), "state differs after ckpt_read");
+    CHECK(s.step == s2.step && s.epoch == s2.epoch && s.batch_in_epoch == s2.batch_in_epoch &&
+              s.n_ranks == s2.n_ranks && s.seed == s2.seed,
+          "state differs after ckpt_read");
 
     gs_ckpt_info *info = calloc(1, sizeof *info);
     gs_history h3;

@@ -112,6 +112,8 @@ static void flip_byte(const char *path, long off)
 {
     FILE *f = fopen(path, "r+b");
     CHECK(f != NULL, "open %s", path);
+    if (!f)
+        return;
     fseek(f, off, SEEK_SET);
     int c = fgetc(f);
     fseek(f, off, SEEK_SET);
