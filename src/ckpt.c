@@ -269,7 +269,7 @@ static int w_model(const wfile *w, const gs_net *net)
 {
     const int L = net->n_layers;
     char names[GS_MAX_LAYERS][16];
-    const char *name_ptr[GS_MAX_LAYERS];
+    const char *name_ptr[GS_MAX_LAYERS] = {NULL};
     for (int l = 0; l < L; l++) {
         snprintf(names[l], sizeof names[l], CKPT_LAYER_FMT, l);
         name_ptr[l] = names[l];
@@ -281,16 +281,16 @@ static int w_model(const wfile *w, const gs_net *net)
         const hsize_t wd[2] = {(hsize_t)ly->n_out, (hsize_t)ly->n_in}, bd[1] = {(hsize_t)ly->n_out};
         const char *attrs[] = {"activation", cfg_act_name(ly->act), "init", cfg_init_name(ly->init.kind), NULL};
         char p[96];
-        snprintf(p, sizeof p, "/model/%s/weight", names[l]);
+        snprintf(p, sizeof p, "/model/" CKPT_LAYER_FMT "/weight", l);
         if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wd, 0, H5S_ALL, net->params + ly->w_off, attrs))
             return GS_ERR_RUNTIME;
-        snprintf(p, sizeof p, "/model/%s/bias", names[l]);
+        snprintf(p, sizeof p, "/model/" CKPT_LAYER_FMT "/bias", l);
         if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd, 0, H5S_ALL, net->params + ly->b_off, NULL))
             return GS_ERR_RUNTIME;
-        snprintf(p, sizeof p, "/optimizer/momentum/%s/weight", names[l]);
+        snprintf(p, sizeof p, "/optimizer/momentum/" CKPT_LAYER_FMT "/weight", l);
         if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wd, 0, H5S_ALL, net->momentum + ly->w_off, NULL))
             return GS_ERR_RUNTIME;
-        snprintf(p, sizeof p, "/optimizer/momentum/%s/bias", names[l]);
+        snprintf(p, sizeof p, "/optimizer/momentum/" CKPT_LAYER_FMT "/bias", l);
         if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd, 0, H5S_ALL, net->momentum + ly->b_off, NULL))
             return GS_ERR_RUNTIME;
     }

@@ -33,7 +33,7 @@ static int write_at(const char *d, int64_t step, const char *tag, int keep)
 
 static int exists(const char *d, const char *name)
 {
-    char p[600];
+    char p[800];
     struct stat sb;
     snprintf(p, sizeof p, "%s/%s", d, name);
     return stat(p, &sb) == 0;
