@@ -268,7 +268,7 @@ static int w_config(const wfile *w, const gs_config *cfg)
 static int w_model(const wfile *w, const gs_net *net)
 {
     const int L = net->n_layers;
-    char names[GS_MAX_LAYERS][16];
+    char names[GS_MAX_LAYERS][24];
     const char *name_ptr[GS_MAX_LAYERS] = {NULL};
     for (int l = 0; l < L; l++) {
         snprintf(names[l], sizeof names[l], CKPT_LAYER_FMT, l);
@@ -500,7 +500,8 @@ static void prune(const char *dir, long long step, int keep)
         steps[n++] = s;
     }
     closedir(d);
-    qsort(steps, n, sizeof *steps, cmp_desc);
+    if (n > 1)
+        qsort(steps, n, sizeof *steps, cmp_desc);
     for (size_t i = keep > 1 ? (size_t)keep - 1 : 0; i < n; i++) {
         snprintf(p, sizeof p, "%s/" CKPT_PREFIX "_%08lld.h5", dir, steps[i]);
         if (unlink(p) != 0)

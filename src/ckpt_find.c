@@ -73,7 +73,8 @@ int ckpt_find_latest(const char *dir, char *path, size_t path_size)
         steps[n++] = s;
     }
     closedir(d);
-    qsort(steps, n, sizeof *steps, cmp_desc);
+    if (n > 1)
+        qsort(steps, n, sizeof *steps, cmp_desc);
     int found = 1;
     for (size_t i = 0; i < n && found; i++) {
         snprintf(p, sizeof p, "%s/" CKPT_PREFIX "_%08lld.h5", dir, steps[i]);

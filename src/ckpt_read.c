@@ -262,7 +262,7 @@ static int r_layers(const rfile *r, gs_ckpt_info *info)
         rc = r_fail(r, "/model/layer_names has %llu layers (allowed 1..%d)", (unsigned long long)n, GS_MAX_LAYERS);
     info->n_layers = (int)n;
     for (int l = 0; l < info->n_layers && !rc; l++) {
-        char want[16], p[96];
+        char want[24], p[96];
         snprintf(want, sizeof want, CKPT_LAYER_FMT, l);
         if (strcmp(names + (size_t)l * stride, want) != 0) {
             rc = r_fail(r, "/model/layer_names[%d] is '%.32s', expected '%s'", l, names + (size_t)l * stride, want);

@@ -248,7 +248,7 @@ static void print_json(const report *r)
                (long long)h->rec_step[r->rec], (long long)h->n_rec, r->recomputed ? "recomputed" : "stored");
     printf(",\n  \"layers\": [");
     for (int l = 0; l < L; l++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "layer_%03d", l);
         printf("%s\n    {\"layer\": %d, \"name\": \"%s\", \"shape\": [%d, %d], \"init\": ", l ? "," : "", l, name,
                in->n_out[l], in->n_in[l]);
