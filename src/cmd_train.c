@@ -360,7 +360,8 @@ int cmd_train(int argc, char **argv)
     watchdog_phase("start-up", 0);
     rc = trainer_create(&t, &cfg, &d);
     if (rc) {
-        int mine = gs_last_error()[0] && strcmp(gs_last_error(), "unknown error") ? rc : 0;
+        /* a rank that only heard of another rank's failure says nothing */
+        int mine = strncmp(gs_last_error(), "another rank", 12) ? rc : 0;
         if (rc == GS_ERR_USAGE && d.rank != 0)
             mine = 0; /* config-level problems are the same on every rank: say it once */
         finish(&d, mine, rc, rc == GS_ERR_USAGE ? "config error" : rc == GS_ERR_DATA ? "data error" : "error");

@@ -44,7 +44,7 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
     t->total_steps = (int64_t)cfg->epochs * t->steps_per_epoch;
     if (cfg->max_steps >= 0 && cfg->max_steps < t->total_steps)
         t->total_steps = cfg->max_steps;
-    t->max_local = (int)((B + d->size - 1) / d->size);
+    t->max_local = (int)data_max_local_rows(t->train);
 
     t->net = net_create(cfg, t->max_local);
     rc = t->net ? 0 : GS_ERR_RUNTIME;
