@@ -65,6 +65,10 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
         rc = act_acc_create(&t->acc, net);
     if (!rc)
         rc = hist_init(&t->hist, L);
+    if (!rc) /* the whole run's history up front: the step loop never grows it */
+        rc = hist_reserve(&t->hist, t->total_steps + 1,
+                          (cfg->eval_every > 0 ? cfg->epochs / cfg->eval_every : 0) + 2,
+                          t->total_steps / cfg->stats_every + 2);
     if (!rc) {
         t->b_sq = t->w_sq + L;
         t->upd_sq = t->w_sq + 2 * L;
