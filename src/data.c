@@ -537,8 +537,9 @@ int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
     }
 
     /* this rank's rows in batch order: from the shard or from what arrived
-     * (each sender packed rows in position order, so they arrive in order) */
-    const float *recv = ds->stage + n_send * W;
+     * (each sender packed rows in position order, so they arrive in order);
+     * at P = 1 there is no staging area (stage is NULL, and NULL + 0 is UB) */
+    const float *recv = ds->stage ? ds->stage + n_send * W : NULL;
     for (int64_t j = my_lo; j < my_hi; j++) {
         int64_t row = ds->order[j], out = j - my_lo;
         int src = owner_of(row, N, P);
