@@ -145,6 +145,11 @@ static int alloc_shard(gs_data *ds, int64_t n)
         || bytes > SHARD_BYTES_MAX)
         return gs_error(GS_ERR_DATA, "%s: a shard of %lld rows x %d columns is too large to hold",
                         ds->info.name, (long long)n, ds->info.dim + ds->info.y_dim);
+    char what[GS_PATH_MAX + 96];
+    snprintf(what, sizeof what, "%s: a shard of %lld rows x %d columns", ds->info.name, (long long)n,
+             ds->info.dim + ds->info.y_dim);
+    if (gs_check_memory(GS_ERR_DATA, bytes, what))
+        return GS_ERR_DATA;
     ds->X = gs_malloc((size_t)n * (size_t)ds->info.dim, sizeof(float), "data shard X");
     ds->Y = gs_malloc((size_t)n * (size_t)ds->info.y_dim, sizeof(float), "data shard Y");
     return ds->X && ds->Y ? 0 : GS_ERR_RUNTIME;
