@@ -32,6 +32,9 @@ static void install_signals(void)
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* a file over RLIMIT_FSIZE (a quota-like limit, ulimit -f) must fail the
+     * write with EFBIG, reported by the checkpoint writer, not kill us */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 #define R0(t) if ((t)->dist.rank == 0)
