@@ -50,20 +50,43 @@ for t in $FUZZ_TARGETS; do
   # its HDF5 ids are still counted per input, and valgrind covers leaks.
   [ "$t" = data ] && extra+=(-detect_leaks=0)
   echo "== fuzz_$t: ${FUZZ_SECONDS}s on $(ls "$corpus" | wc -l) inputs"
-  log=$BUILD_DIR/fuzz_$t.log
-  rc=0
-  "$BUILD_DIR/tests/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-    -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$crashes/" "${extra[@]}" "$corpus" \
-    > "$log" 2>&1 || rc=$?
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  # A crash whose innermost frame (past memcpy & co.) is inside libhdf5 is a bug
+  # of HDF5 1.10.8 itself (it trusts sizes in a damaged file): it is kept in
+  # $BUILD_DIR/hdf5-internal/ and reported, and fuzzing goes on for the rest
+  # of the time; FUZZ_STRICT=1 fails on those too. Any other crash fails.
+  end=$(( $(date +%s) + FUZZ_SECONDS )) execs=0 n_hdf5=0 rc=0 i=0
+  while left=$(( end - $(date +%s) )); [ "$left" -gt 0 ]; do
+    log=$BUILD_DIR/fuzz_$t.$i.log
+    rc=0
+    "$BUILD_DIR/tests/fuzz_$t" -max_total_time="$left" -timeout=10 -rss_limit_mb=2048 \
+      -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$crashes/" "${extra[@]}" "$corpus" \
+      > "$log" 2>&1 || rc=$?
+    execs=$(( execs + $(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 | grep . || echo 0) ))
+    [ "$rc" -eq 0 ] && break
+    # the frames of the report, up to the first one in our code or libFuzzer
+    frames=$(grep -aE "^ +#[0-9]+ 0x" "$log" | grep -avE "in (__interceptor_|__asan|__sanitizer|__memcpy|__memmove|memcpy|memmove|__strlen|strlen)" \
+      | sed -n '1,/\/src\/\|\/tests\/fuzz\/\|fuzzer::/p')
+    # ... unless the memory it broke is ours (a buffer we passed too small)
+    ours=$(sed -n '/allocated by thread/,/^$/p' "$log" | grep -c "/src/" || true)
+    if [ "${FUZZ_STRICT:-0}" != 1 ] && echo "$frames" | head -1 | grep -q libhdf5 && [ "$ours" -eq 0 ]; then
+      n_hdf5=$((n_hdf5 + 1))
+      mkdir -p "$BUILD_DIR/hdf5-internal/$t"
+      for c in "$crashes"/*; do [ -e "$c" ] && mv "$c" "$BUILD_DIR/hdf5-internal/$t/"; done
+      echo "fuzz_$t: crash inside libhdf5 (not gradscope code), kept in $BUILD_DIR/hdf5-internal/$t/:"
+      grep -aE "ERROR: AddressSanitizer|^ +#[0-9]+ 0x.*in H5[A-Z]" "$log" | head -4
+      i=$((i + 1))
+      continue
+    fi
+    break
+  done
   if [ "$rc" -ne 0 ]; then
     status=1
-    grep -E "ERROR|SUMMARY|runtime error|==[0-9]+==|#[0-9]+ 0x" "$log" | head -30
-    echo "fuzz_$t: FAILED (exit $rc) after ${execs:-?} executions; input in $crashes/, log $log"
-    summary+="fuzz_$t: CRASH after ${execs:-?} executions"$'\n'
+    grep -aE "ERROR|SUMMARY|runtime error|^ +#[0-9]+ 0x" "$log" | grep -av "failed to allocate" | head -30
+    echo "fuzz_$t: FAILED (exit $rc) after $execs executions; input in $crashes/, log $log"
+    summary+="fuzz_$t: CRASH after $execs executions"$'\n'
   else
-    echo "fuzz_$t: ok, ${execs:-?} executions, corpus $(ls "$corpus" | wc -l) inputs"
-    summary+="fuzz_$t: ok, ${execs:-?} executions in ${FUZZ_SECONDS}s"$'\n'
+    echo "fuzz_$t: ok, $execs executions, corpus $(ls "$corpus" | wc -l) inputs, $n_hdf5 crashes inside HDF5"
+    summary+="fuzz_$t: ok, $execs executions in ${FUZZ_SECONDS}s ($n_hdf5 crashes inside libhdf5 kept in $BUILD_DIR/hdf5-internal/$t)"$'\n'
   fi
 done
 echo "== summary"

@@ -27,3 +27,7 @@ if(NOT GRADSCOPE_FUZZ) # the libFuzzer build defines these names itself
       ENVIRONMENT "${GS_MPI_ENV}" FIXTURES_REQUIRED fuzz_seeds)
   endforeach()
 endif()
+
+# The failure table, row by row (README "Robustness"), and faults that must lose nothing.
+gs_script_test(failures test_failures.sh)
+gs_script_test(fault_resume test_fault_resume.sh)
