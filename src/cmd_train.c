@@ -164,7 +164,7 @@ static void print_verdict_changes(gs_trainer *t)
         if (t->verdict[l] != t->prev_verdict[l]) {
             const float *st = t->st + (size_t)l * GS_N_STATS;
             printf("  diagnosis step %lld: layer %d %s%s%s (grad norm %.3g, ratio to last %.3g, saturated %.2f, "
-                   "dead %.2f)\n", (long long)t->state.step, l,
+                   "dead %.2f)\n", (long long)t->hist.rec_step[t->hist.n_rec - 1], l,
                    t->prev_verdict[l] >= 0 ? stats_verdict_name(t->prev_verdict[l]) : "",
                    t->prev_verdict[l] >= 0 ? " -> " : "", stats_verdict_name(t->verdict[l]),
                    st[GS_ST_GRAD_NORM], st[GS_ST_RATIO_TO_LAST], st[GS_ST_SATURATED], st[GS_ST_DEAD]);
