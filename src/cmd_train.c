@@ -180,7 +180,7 @@ static void evaluate(gs_trainer *t)
     float epoch = (float)t->state.epoch + (float)t->state.batch_in_epoch / (float)t->steps_per_epoch;
     hist_push_eval(&t->hist, t->state.step, epoch, (float)loss, (float)acc);
     R0(t) {
-        printf("eval  epoch %.2f step %lld %s loss %.4f", epoch, (long long)t->state.step,
+        printf("eval epoch %.2f step %lld %s loss %.6f", epoch, (long long)t->state.step,
                t->test ? "test" : "train", loss);
         if (!isnan(acc))
             printf(" accuracy %.4f", acc);

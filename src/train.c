@@ -143,7 +143,8 @@ int trainer_step(gs_trainer *t, int update)
     t1 = gs_now();
     t->timer[GS_T_DATA] += t1 - t0;
 
-    const int stats_step = !update || s->step % cfg->stats_every == 0 || s->step == t->total_steps - 1;
+    /* a pure function of the step, so a resumed run records what an uninterrupted one does */
+    const int stats_step = !update || s->step % cfg->stats_every == 0;
     if (stats_step)
         act_acc_zero(&t->acc, net);
     double *sc = t->scalars;
