@@ -123,20 +123,20 @@ static void print_header(const bench_opts *o, const gs_dist *d)
     printf("step = median of %d steps after %d warm-up; phases are medians (mean over ranks); "
            "GFLOP/s = GEMM flops / step\n",
            o->steps, o->warmup);
-    printf("%-6s %3s %-3s %8s %7s %7s %7s %7s %7s %7s %9s %7s %8s %6s %8s %8s %8s %5s\n", "model", "PxT", "ovl",
+    printf("%-6s %3s %-3s %8s %7s %7s %7s %7s %7s %7s %9s %7s %8s %6s %8s %8s %8s %5s %4s\n", "model", "PxT", "ovl",
            "step ms", "data", "fwd", "bwd", "reduce", "stats", "update", "samples/s", "GFLOP/s", "bound ms", "ratio",
-           "statstep", "RSS MiB", "est MiB", "ratio");
+           "statstep", "RSS MiB", "est MiB", "ratio", "cpu");
 }
 
 static void print_row(const bench_result *r, const bench_opts *o, const gs_dist *d)
 {
-    printf("%-6s %dx%d %-3s %8.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %9.0f %7.1f %8.2f %6.2f %8.2f %8.1f %8.1f %5.2f\n",
+    printf("%-6s %dx%d %-3s %8.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %9.0f %7.1f %8.2f %6.2f %8.2f %8.1f %8.1f %5.2f %4.2f\n",
            r->name, d->size, o->threads, d->size > 1 ? (r->overlap ? "on" : "off") : "-", 1e3 * r->step,
            1e3 * r->phase[GS_T_DATA], 1e3 * r->phase[GS_T_FORWARD], 1e3 * r->phase[GS_T_BACKWARD],
            1e3 * r->phase[GS_T_REDUCE], 1e3 * r->phase[GS_T_STATS], 1e3 * r->phase[GS_T_UPDATE],
            (double)r->batch / r->step, r->flops / r->step * 1e-9, 1e3 * r->bound, r->bound > 0 ? r->step / r->bound : 0.0,
            1e3 * r->stats_step, r->rss_peak / 1048576.0, r->rss_est / 1048576.0,
-           r->rss_est > 0 ? r->rss_peak / r->rss_est : 0.0);
+           r->rss_est > 0 ? r->rss_peak / r->rss_est : 0.0, r->cpu_share);
 }
 
 static void write_tsv(const bench_result *r, const bench_opts *o, const gs_dist *d)
@@ -151,11 +151,11 @@ static void write_tsv(const bench_result *r, const bench_opts *o, const gs_dist 
     if (!label[0])
         snprintf(label, sizeof label, "%dx%d", d->size, o->threads);
     fprintf(f, "%s\t%s\t%d\t%d\t%d\t%lld\t%zu\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t"
-               "%.0f\t%.0f\t%.0f\t%.0f\t%s\n",
+               "%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%s\n",
             label, r->name, d->size, o->threads, d->size > 1 ? r->overlap : -1, (long long)r->batch, r->n_params,
             r->step, r->phase[GS_T_DATA], r->phase[GS_T_FORWARD], r->phase[GS_T_BACKWARD], r->phase[GS_T_REDUCE],
             r->phase[GS_T_STATS], r->phase[GS_T_UPDATE], r->flops, r->bound, r->stats_step, r->reduce_alone,
-            r->rss_peak, r->rss_base, r->rss_est, r->rss_est_parts[0], gs_blas_corename());
+            r->rss_peak, r->rss_base, r->rss_est, r->rss_est_parts[0], r->cpu_share, gs_blas_corename());
     fclose(f);
 }
 

@@ -29,6 +29,8 @@ typedef struct {
     double flops;                 /* GEMM flops of one global step */
     double bound;                 /* s: the step's GEMMs alone (slowest rank), or 0 */
     double stats_step;            /* s: a statistics step (trainer_step(t, 0): no update) */
+    double cpu_share;             /* CPU time / (wall x threads) over the timed steps, lowest rank: < ~0.9
+                                     means the rank was preempted (another process) or its threads idled */
     double reduce_alone;          /* s: one blocking allreduce of the gradient alone (> 1 rank) */
     double rss_base, rss_peak;    /* bytes: VmRSS before trainer_create, VmHWM after the steps (max over ranks) */
     double rss_est;               /* bytes: the estimate (rank with the largest) */

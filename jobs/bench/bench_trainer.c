@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* Bytes this rank needs by construction (net_create, data_open,
  * trainer_create): parts[0] parameters + gradients + momentum, [1]
@@ -29,6 +30,14 @@ static double estimate(const gs_trainer *t, double parts[5])
     parts[3] = (double)t->max_local * (tr->dim + tr->y_dim) * sizeof(float);
     parts[4] = (double)net->n_units * sizeof(float) + (double)net->n_layers * 64 * sizeof(double);
     return parts[0] + parts[1] + parts[2] + parts[3] + parts[4];
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * ru.ru_stime.tv_usec;
 }
 
 static int step_checked(gs_trainer *t, int update)
@@ -59,6 +68,7 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
     rc = dist_agree(d, step && phase ? 0 : GS_ERR_RUNTIME);
     for (int i = 0; !rc && i < o->warmup; i++)
         rc = step_checked(&t, 1);
+    const double cpu0 = cpu_seconds(), wall0 = gs_now();
     for (int i = 0; !rc && i < n; i++) {
         double before[GS_N_TIMERS];
         memcpy(before, t.timer, sizeof before);
@@ -68,6 +78,7 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
         for (int p = 0; p < GS_N_TIMERS; p++)
             phase[(size_t)p * n + i] = t.timer[p] - before[p];
     }
+    r->cpu_share = (cpu_seconds() - cpu0) / ((gs_now() - wall0) * o->threads);
     /* a statistics step: forward with activation sums, norms, diagnosis; no update */
     double st[3];
     for (int i = 0; !rc && i < 3; i++) {
@@ -101,6 +112,7 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
     for (int p = 0; p < GS_N_TIMERS; p++)
         r->phase[p] = bench_median(phase + (size_t)p * n, n) / d->size;
     MPI_Allreduce(MPI_IN_PLACE, r->phase, GS_N_TIMERS, MPI_DOUBLE, MPI_SUM, d->comm);
+    MPI_Allreduce(MPI_IN_PLACE, &r->cpu_share, 1, MPI_DOUBLE, MPI_MIN, d->comm);
     r->stats_step = bench_median(st, 3);
     MPI_Allreduce(MPI_IN_PLACE, &r->stats_step, 1, MPI_DOUBLE, MPI_MAX, d->comm);
     double mem[3] = { r->rss_peak, r->rss_base, r->rss_est };
