@@ -4,6 +4,7 @@
 # measured by gradscope-bench, jobs/bench/run.sh: not pass/fail here.)
 gs_unit_test(test_perf_noalloc test_perf_noalloc.c perf)
 set_tests_properties(test_perf_noalloc PROPERTIES SKIP_RETURN_CODE 77)
+set_target_properties(test_perf_noalloc PROPERTIES ENABLE_EXPORTS ON) # names in the report (dladdr)
 gs_mpi_test(test_perf_noalloc_np2 2 $<TARGET_FILE:test_perf_noalloc>)
 set_tests_properties(test_perf_noalloc_np2 PROPERTIES SKIP_RETURN_CODE 77)
 

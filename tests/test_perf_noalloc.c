@@ -62,9 +62,9 @@ __attribute__((noinline)) static void note(const char *what)
     inside = 1; /* backtrace and dladdr must not count themselves */
     void *frames[32];
     int n = backtrace(frames, 32);
-    int origin = ORIGIN_OTHER;
+    int origin = ORIGIN_OTHER, i;
     Dl_info info = { 0 };
-    for (int i = 2; i < n; i++) { /* frame 0 is note(), frame 1 the wrapper below */
+    for (i = 2; i < n; i++) { /* frame 0 is note(), frame 1 the wrapper below */
         if (!dladdr(frames[i], &info) || info.dli_fbase == libc_base)
             continue;
         if (info.dli_fbase == exe_base)
@@ -77,9 +77,17 @@ __attribute__((noinline)) static void note(const char *what)
             origin = ORIGIN_BLAS;
         break;
     }
-    if (n_calls[origin]++ == 0)
-        snprintf(example[origin], sizeof example[origin], "%s in %s (%s)", what,
-                 info.dli_sname ? info.dli_sname : "?", info.dli_fname ? info.dli_fname : "?");
+    if (n_calls[origin]++ == 0) {
+        /* name the nearest caller that has a (dynamic) symbol: static
+         * helpers have none, their exported caller does */
+        const char *fn = info.dli_sname;
+        Dl_info up;
+        for (int j = i + 1; !fn && j < n; j++)
+            if (dladdr(frames[j], &up) && up.dli_fbase == info.dli_fbase && up.dli_sname)
+                fn = up.dli_sname;
+        snprintf(example[origin], sizeof example[origin], "%s called from %s (%s)", what, fn ? fn : "?",
+                 info.dli_fname ? info.dli_fname : "?");
+    }
     inside = 0;
 }
 

@@ -47,7 +47,7 @@ static const struct {
  * run's last step is always a statistics step). */
 static const char *common_ini =
     "[data]\nsynthetic = teacher\nn_train = %lld\nn_test = 0\n"
-    "[train]\nseed = 1\nepochs = 1000000\nmax_steps = 100000000\nlog_every = 1000000\n"
+    "[train]\nseed = 1\nepochs = 1000000\nmax_steps = 1000000\nlog_every = 1000000\n"
     "[optimizer]\nlr = 0.01\nmomentum = 0.9\n"
     "[checkpoint]\ndir = \"\"\n"
     "[stats]\nevery_steps = 1000000\n";
