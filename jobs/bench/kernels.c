@@ -11,8 +11,9 @@
  *            step vs the same update without that sum (needed only on
  *            statistics steps);
  *   tanh     act_forward(tanh): libm tanhf per element vs the same loop
- *            compiled with -ffast-math for glibc's vector tanhf (libmvec);
- *   colsum   the bias gradient db = colsum(dZ) as net_backward does it.
+ *            compiled with -ffast-math for glibc's vector tanhf (libmvec).
+ *
+ *   gradscope-kernels [N_PARAMS [N_ACTIVATIONS]]   (default: W's, D's)
  */
 #include "gradscope/activation.h"
 #include "gradscope/common.h"
@@ -83,8 +84,11 @@ static void fill(float *x, size_t n, uint64_t seed, float scale)
 
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? (size_t)atoll(argv[1]) : 8413194; /* W's parameters */
+    size_t n_req = argc > 1 ? (size_t)atoll(argv[1]) : 8413194; /* W's parameters */
     size_t na = argc > 2 ? (size_t)atoll(argv[2]) : 128 * 7690; /* D's activations per step */
+    /* one layer (n_in, 1000) + 1000 biases holding about n_req values */
+    int n_in = n_req > 2000 ? (int)(n_req / 1000) - 1 : 1;
+    size_t nw = (size_t)n_in * 1000, n = nw + 1000;
     float *w = malloc(n * 4), *g = malloc(n * 4), *v = malloc(n * 4), *a = malloc(na * 4), *b = malloc(na * 4);
     if (!w || !g || !v || !a || !b)
         return 1;
@@ -95,9 +99,7 @@ int main(int argc, char **argv)
     /* a one-layer "net" whose flat buffers are these arrays */
     static gs_net net;
     net.n_layers = 1;
-    net.layer[0] = (gs_layer){ .n_in = (int)(n / 1000), .n_out = 1000, .w_off = 0 };
-    size_t nw = (size_t)net.layer[0].n_in * 1000;
-    net.layer[0].b_off = nw;
+    net.layer[0] = (gs_layer){ .n_in = n_in, .n_out = 1000, .w_off = 0, .b_off = nw };
     net.params = w, net.grads = g, net.momentum = v;
     static gs_config cfg;
     cfg.momentum = 0.9;
@@ -136,16 +138,6 @@ int main(int argc, char **argv)
     printf("tanh    %zu values: tanhf %.2f ms, libmvec %.2f ms (x%.1f); max rel. diff %.2g (copy included)\n", na,
            1e3 * t_cur, 1e3 * t_new, t_cur / t_new, worst);
 
-    /* db = colsum(dZ) for W's hidden layer: (128, 2048) */
-    int B = 128, N = 2048;
-    float db[2048];
-    TIME(t_cur, {
-        memcpy(db, a, (size_t)N * 4);
-        for (int i = 1; i < B && (size_t)(i + 1) * N <= na; i++)
-            for (int j = 0; j < N; j++)
-                db[j] += a[(size_t)i * N + j];
-    });
-    printf("colsum  (%d, %d): %.3f ms\n", B, N, 1e3 * t_cur);
     free(w), free(g), free(v), free(a), free(b), free(c);
     return 0;
 }
