@@ -1,0 +1,11 @@
+/*
+ * commands.h — the subcommands of the `gradscope` program. Each takes the
+ * arguments after its name and returns the process exit status.
+ */
+#ifndef GRADSCOPE_COMMANDS_H
+#define GRADSCOPE_COMMANDS_H
+
+int cmd_train(int argc, char **argv);    /* gradscope train CONFIG [--set k=v]... [--resume PATH|auto] */
+int cmd_inspect(int argc, char **argv);  /* gradscope inspect CKPT [--json] [--step N] */
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * train.h — the synchronous data-parallel training loop.
+ *
+ * One step: this rank's slice of global batch k -> forward -> loss ->
+ * backward (each layer's gradient reduced as soon as it is final when
+ * `overlap` is on, else one MPI_Allreduce of the flat buffer) -> one small
+ * reduction of the step's scalars (loss, correct, samples, flags, activation
+ * sums) -> per-layer norms -> SGD update, identical on every rank.
+ * The benchmark and tests drive trainer_step() directly.
+ */
+#ifndef GRADSCOPE_TRAIN_H
+#define GRADSCOPE_TRAIN_H
+
+#include <stdint.h>
+#include "gradscope/ckpt.h"
+#include "gradscope/config.h"
+#include "gradscope/data.h"
+#include "gradscope/dist.h"
+#include "gradscope/net.h"
+#include "gradscope/stats.h"
+
+/* Seconds spent in each phase, summed over steps (rank-local). */
+enum { GS_T_DATA, GS_T_FORWARD, GS_T_BACKWARD, GS_T_REDUCE, GS_T_STATS, GS_T_UPDATE, GS_N_TIMERS };
+
+/* Layout of the per-step scalar reduction (doubles, SUM over ranks). */
+enum { GS_SC_LOSS, GS_SC_CORRECT, GS_SC_COUNT, GS_SC_STOP, GS_SC_ERROR, GS_SC_CKPT, GS_N_SCALARS };
+
+typedef struct {
+    gs_config cfg;
+    gs_dist dist;
+    gs_net *net;
+    gs_data *train, *test;
+    gs_history hist;
+    gs_train_state state;
+    gs_act_acc acc;
+    int64_t steps_per_epoch, total_steps;
+
+    int max_local;            /* rows of the largest local batch: ceil(batch / ranks) */
+    float *X, *Y;             /* (max_local, D), (max_local, y_dim) */
+    double *scalars;          /* GS_N_SCALARS + n_layers * GS_ACT_NSUMS (stats steps) */
+    double *w_sq, *b_sq, *upd_sq, *wn_sq; /* (n_layers) each */
+    float *st;                /* (n_layers, GS_N_STATS) */
+    int *verdict, *prev_verdict; /* (n_layers) */
+    MPI_Request *reqs;        /* (n_layers): one bucket per layer when overlapping */
+    int n_reqs;
+
+    /* this rank's votes for the next step (a signal arrived, a fault, a timed
+     * checkpoint is due); the step's reduction tells every rank the totals */
+    int local_stop, local_error, local_ckpt;
+
+    /* results of the last step (identical on every rank) */
+    double last_loss, last_acc, last_grad_norm, last_lr;
+    int last_nonfinite;       /* 1 if the last step's loss or gradient was non-finite */
+    int last_was_stats;
+    double timer[GS_N_TIMERS];
+    double overlap_hidden;    /* seconds of reduction that completed during backward */
+} gs_trainer;
+
+/* Build everything from a loaded config: network (initialized from the
+ * seed on rank 0, broadcast), data shards, buffers. Collective; returns
+ * an agreed status. */
+int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d);
+void trainer_free(gs_trainer *t);
+
+/* One synchronous SGD step on global batch state.batch_in_epoch of
+ * state.epoch; advances the state. `update` = 0 computes gradients and
+ * statistics without changing the weights (the init audit). Collective. */
+int trainer_step(gs_trainer *t, int update);
+
+/* Loss and accuracy on the test set (or the training shard when there is
+ * no test set), independent of the rank count. Collective. */
+int trainer_evaluate(gs_trainer *t, gs_data *ds, double *loss, double *acc);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * cmd_train.c — `gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto]`
+ *
+ * The driver: decides exits (on every rank, never leaving one in a
+ * collective), prints progress on rank 0, evaluates, checkpoints, resumes,
+ * and turns SIGUSR1 / SIGTERM / SIGINT into "checkpoint at the next step
+ * boundary and exit 75".
+ */
+#include "gradscope/blas.h"
+#include "gradscope/commands.h"
+#include "gradscope/common.h"
+#include "gradscope/train.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+#define R0(t) if ((t)->dist.rank == 0)
+
+static void print_error(const gs_dist *d, const char *what)
+{
+    if (d->size > 1)
+        fprintf(stderr, "gradscope: rank %d: %s: %s\n", d->rank, what, gs_last_error());
+    else
+        fprintf(stderr, "gradscope: %s: %s\n", what, gs_last_error());
+    fflush(stderr);
+}
+
+/* End on every rank with an agreed status; local is this rank's own status
+ * (its message is printed here), agreed the one everyone returns. */
+static int finish(gs_dist *d, int local, int agreed, const char *what)
+{
+    if (local)
+        print_error(d, what);
+    return agreed;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto]\n"
+               "  CONFIG            INI file (see README: Config reference)\n"
+               "  --set S.K=V       override one key, e.g. --set optimizer.lr=0.01 (repeatable)\n"
+               "  --resume PATH     continue from a checkpoint file\n"
+               "  --resume auto     continue from the newest valid checkpoint in [checkpoint] dir, or start fresh\n");
+}
+
+/* Test-only fault injection: GRADSCOPE_TEST_FAULT="RANK:STEP:KIND", KIND =
+ * exit (the process dies without a word), error (an error agreed in the
+ * step's reduction) or hang (stops answering: the watchdog's case). */
+static void maybe_fault(gs_trainer *t)
+{
+    const char *f = getenv("GRADSCOPE_TEST_FAULT");
+    int rank;
+    long long step;
+    char kind[16];
+    if (!f || sscanf(f, "%d:%lld:%15s", &rank, &step, kind) != 3 || rank != t->dist.rank || step != t->state.step)
+        return;
+    if (!strcmp(kind, "exit")) {
+        fprintf(stderr, "gradscope: rank %d: test fault: exiting at step %lld\n", rank, step);
+        _exit(1);
+    } else if (!strcmp(kind, "error")) {
+        gs_error(GS_ERR_RUNTIME, "test fault injected at step %lld", step);
+        t->local_error = 1;
+    } else if (!strcmp(kind, "hang")) {
+        fprintf(stderr, "gradscope: rank %d: test fault: hanging at step %lld\n", rank, step);
+        for (;;)
+            pause();
+    }
+}
+
+static int blas_threads_for(const gs_config *cfg, const gs_dist *d)
+{
+    if (cfg->blas_threads > 0)
+        return cfg->blas_threads;
+    const char *env = getenv("OPENBLAS_NUM_THREADS");
+    if (env && atoi(env) > 0)
+        return atoi(env);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = (int)(cores / (d->node_size > 0 ? d->node_size : 1));
+    return n > 0 ? n : 1;
+}
+
+/* Rank 0 writes; every rank learns whether it worked. */
+static int write_checkpoint(gs_trainer *t, const char *tag, char *path, size_t path_size)
+{
+    int rc = 0;
+    path[0] = '\0';
+    if (!t->cfg.dir[0])
+        return 0;
+    if (t->dist.rank == 0) {
+        t->state.n_ranks = t->dist.size;
+        rc = ckpt_write(t->cfg.dir, tag, &t->cfg, t->net, &t->hist, &t->state, t->cfg.keep, path, path_size);
+        if (rc)
+            print_error(&t->dist, "checkpoint");
+    }
+    return dist_agree(&t->dist, rc);
+}
+
+static int resume(gs_trainer *t, const char *spec)
+{
+    char path[GS_PATH_MAX] = "";
+    int rc = 0;
+    if (t->dist.rank == 0) {
+        if (!strcmp(spec, "auto")) {
+            if (!t->cfg.dir[0])
+                rc = gs_error(GS_ERR_USAGE, "--resume auto needs [checkpoint] dir");
+            else if (ckpt_find_latest(t->cfg.dir, path, sizeof path) != 0)
+                path[0] = '\0';
+        } else {
+            snprintf(path, sizeof path, "%s", spec);
+        }
+    }
+    if ((rc = dist_agree(&t->dist, rc)))
+        return finish(&t->dist, t->dist.rank == 0 ? rc : 0, rc, "resume");
+    if ((rc = dist_bcast(&t->dist, path, sizeof path, MPI_CHAR, 0)))
+        return rc;
+    if (!path[0]) {
+        R0(t) printf("resume: no checkpoint in %s, starting fresh\n", t->cfg.dir);
+        return 0;
+    }
+    gs_train_state st;
+    int local = ckpt_read(path, t->net, &t->hist, &st);
+    if ((rc = dist_agree(&t->dist, local)))
+        return finish(&t->dist, local, rc, "resume");
+    R0(t) printf("resume: %s (step %lld, epoch %lld, written by %d ranks)\n", path, (long long)st.step,
+                 (long long)st.epoch + 1, st.n_ranks);
+    if (st.seed != t->cfg.seed) {
+        R0(t) fprintf(stderr, "gradscope: resume: the checkpoint's seed %llu differs from the config's %llu\n",
+                      (unsigned long long)st.seed, (unsigned long long)t->cfg.seed);
+        return GS_ERR_CKPT;
+    }
+    if (st.batch_in_epoch >= t->steps_per_epoch) {
+        R0(t) fprintf(stderr, "gradscope: resume: %s is at batch %lld of an epoch, but this data has %lld batches\n",
+                      path, (long long)st.batch_in_epoch, (long long)t->steps_per_epoch);
+        return GS_ERR_CKPT;
+    }
+    t->state = st;
+    return 0;
+}
+
+static void print_verdict_changes(gs_trainer *t)
+{
+    for (int l = 0; l < t->net->n_layers; l++)
+        if (t->verdict[l] != t->prev_verdict[l]) {
+            const float *st = t->st + (size_t)l * GS_N_STATS;
+            printf("  diagnosis step %lld: layer %d %s%s%s (grad norm %.3g, ratio to last %.3g, saturated %.2f, "
+                   "dead %.2f)\n", (long long)t->state.step, l,
+                   t->prev_verdict[l] >= 0 ? stats_verdict_name(t->prev_verdict[l]) : "",
+                   t->prev_verdict[l] >= 0 ? " -> " : "", stats_verdict_name(t->verdict[l]),
+                   st[GS_ST_GRAD_NORM], st[GS_ST_RATIO_TO_LAST], st[GS_ST_SATURATED], st[GS_ST_DEAD]);
+        }
+}
+
+static void evaluate(gs_trainer *t)
+{
+    gs_data *ds = t->test ? t->test : t->train;
+    double loss, acc;
+    if (trainer_evaluate(t, ds, &loss, &acc))
+        dist_abort(&t->dist, GS_ERR_RUNTIME);
+    float epoch = (float)t->state.epoch + (float)t->state.batch_in_epoch / (float)t->steps_per_epoch;
+    hist_push_eval(&t->hist, t->state.step, epoch, (float)loss, (float)acc);
+    R0(t) {
+        printf("eval  epoch %.2f step %lld %s loss %.4f", epoch, (long long)t->state.step,
+               t->test ? "test" : "train", loss);
+        if (!isnan(acc))
+            printf(" accuracy %.4f", acc);
+        printf("\n");
+        fflush(stdout);
+    }
+}
+
+static int run(gs_trainer *t, const char *resume_spec)
+{
+    const gs_config *cfg = &t->cfg;
+    char path[GS_PATH_MAX];
+    int rc;
+    if (resume_spec && (rc = resume(t, resume_spec)))
+        return rc;
+    R0(t) {
+        const gs_data_info *di = data_info(t->train);
+        printf("gradscope %s: %d rank%s x %d BLAS thread%s, OpenBLAS kernel %s%s\n", GS_VERSION, t->dist.size,
+               t->dist.size > 1 ? "s" : "", gs_blas_threads(), gs_blas_threads() > 1 ? "s" : "",
+               gs_blas_corename(), getenv("GRADSCOPE_CORETYPE_SET") ? " (chosen by gradscope: OPENBLAS_CORETYPE was unset and the default kernel was generic)" : "");
+        printf("model: %d layers, %zu parameters; data: %s, %lld rows x %d; batch %lld (global), %lld steps/epoch, "
+               "%lld steps\n", t->net->n_layers, t->net->n_params, di->name, (long long)di->n_total, di->dim,
+               (long long)cfg->batch_size, (long long)t->steps_per_epoch, (long long)t->total_steps);
+        fflush(stdout);
+    }
+    if (t->total_steps == 0) { /* init audit: gradients and statistics of the initial weights */
+        if ((rc = trainer_step(t, 0)) && rc != GS_ERR_NONFINITE)
+            return rc;
+        R0(t) print_verdict_changes(t);
+        if ((rc = write_checkpoint(t, NULL, path, sizeof path)))
+            return rc;
+        R0(t) printf("init audit written to %s\n", path[0] ? path : "(no checkpoint dir)");
+        return 0;
+    }
+
+    double t_log = gs_now(), t_ckpt = t_log;
+    int64_t rows_since_log = 0;
+    double loss_sum = 0.0, acc_sum = 0.0;
+    int n_log = 0;
+    while (t->state.step < t->total_steps) {
+        maybe_fault(t);
+        t->local_stop = stop_signal != 0;
+        t->local_ckpt = t->dist.rank == 0 && cfg->ckpt_every_seconds > 0 && gs_now() - t_ckpt >= cfg->ckpt_every_seconds;
+        int64_t step = t->state.step, epoch = t->state.epoch;
+        rc = trainer_step(t, 1);
+        if (rc == GS_ERR_NONFINITE) {
+            R0(t) {
+                fprintf(stderr, "gradscope: %s\n", gs_last_error());
+                print_verdict_changes(t);
+            }
+            write_checkpoint(t, "nonfinite", path, sizeof path);
+            R0(t) if (path[0]) fprintf(stderr, "gradscope: incident written to %s; the last good checkpoint is untouched\n", path);
+            return GS_ERR_NONFINITE;
+        }
+        if (rc) /* data exchange or reduction failed: the collective is broken */
+            dist_abort(&t->dist, rc);
+        if (t->scalars[GS_SC_ERROR] > 0) {
+            if (t->local_error)
+                print_error(&t->dist, "error");
+            return GS_ERR_RUNTIME;
+        }
+        if (t->last_nonfinite)
+            R0(t) printf("step %lld: non-finite gradient, update skipped ([train] on_nonfinite = skip)\n", (long long)step);
+        if (t->last_was_stats)
+            R0(t) print_verdict_changes(t);
+        loss_sum += t->last_loss;
+        acc_sum += t->last_acc;
+        n_log++;
+        rows_since_log += cfg->batch_size;
+        if (t->state.step % cfg->log_every == 0 || t->state.step == t->total_steps) {
+            double now = gs_now();
+            const gs_layer *first = &t->net->layer[0];
+            (void)first;
+            R0(t) {
+                printf("epoch %lld step %lld/%lld loss %.4f", (long long)epoch + 1, (long long)t->state.step,
+                       (long long)t->total_steps, loss_sum / n_log);
+                if (cfg->output == GS_OUT_SOFTMAX)
+                    printf(" acc %.4f", acc_sum / n_log);
+                printf(" |g| %.3e g[first] %.3e g[last] %.3e lr %.4g %.0f samples/s\n", t->last_grad_norm,
+                       sqrt(t->w_sq[0] + t->b_sq[0]),
+                       sqrt(t->w_sq[t->net->n_layers - 1] + t->b_sq[t->net->n_layers - 1]), t->last_lr,
+                       (double)rows_since_log / (now - t_log));
+                fflush(stdout);
+            }
+            t_log = now;
+            rows_since_log = 0;
+            loss_sum = acc_sum = 0.0;
+            n_log = 0;
+        }
+        int epoch_end = t->state.batch_in_epoch == 0;
+        if (epoch_end && cfg->eval_every > 0 && t->state.epoch % cfg->eval_every == 0 && t->state.step < t->total_steps)
+            evaluate(t);
+        int stop = t->scalars[GS_SC_STOP] > 0;
+        int due = (cfg->ckpt_every_steps > 0 && t->state.step % cfg->ckpt_every_steps == 0) || t->scalars[GS_SC_CKPT] > 0;
+        if ((due || stop) && t->state.step < t->total_steps) {
+            if ((rc = write_checkpoint(t, NULL, path, sizeof path)))
+                return rc;
+            t_ckpt = gs_now();
+            R0(t) if (path[0]) printf("checkpoint %s\n", path);
+        }
+        if (stop) {
+            R0(t) printf("stopped by a signal at step %lld; checkpoint written; exit %d (requeue)\n",
+                         (long long)t->state.step, GS_STOPPED);
+            return GS_STOPPED;
+        }
+    }
+    evaluate(t);
+    if ((rc = write_checkpoint(t, NULL, path, sizeof path)))
+        return rc;
+    R0(t) {
+        if (path[0])
+            printf("checkpoint %s\n", path);
+        printf("done: %lld steps", (long long)t->state.step);
+        for (int i = 0; i < GS_N_TIMERS; i++) {
+            static const char *names[] = { "data", "forward", "backward", "reduce", "stats", "update" };
+            printf("%s %s %.2fs", i ? "," : ";", names[i], t->timer[i]);
+        }
+        printf("\n");
+    }
+    return 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *config = NULL, *resume_spec = NULL;
+    char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int n_sets = 0, bad = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc)
+            sets[n_sets++] = argv[++i];
+        else if (!strncmp(argv[i], "--set=", 6))
+            sets[n_sets++] = argv[i] + 6;
+        else if (!strcmp(argv[i], "--resume") && i + 1 < argc)
+            resume_spec = argv[++i];
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            free(sets);
+            return 0;
+        } else if (argv[i][0] == '-' || config) {
+            fprintf(stderr, "gradscope train: unexpected argument '%s'%s\n", argv[i],
+                    (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--resume")) ? " (needs a value)" : "");
+            bad = 1;
+        } else
+            config = argv[i];
+    }
+    if (!config && !bad) {
+        fprintf(stderr, "gradscope train: missing CONFIG\n");
+        bad = 1;
+    }
+    if (bad) {
+        usage(stderr);
+        free(sets);
+        return GS_ERR_USAGE;
+    }
+
+    gs_dist d;
+    if (dist_init(NULL, NULL, &d)) {
+        fprintf(stderr, "gradscope: %s\n", gs_last_error());
+        free(sets);
+        return GS_ERR_RUNTIME;
+    }
+    install_signals();
+    static gs_config cfg; /* large: keep it off the stack */
+    int rc = cfg_load(&cfg, config, n_sets, sets);
+    free(sets);
+    if (rc) {
+        if (d.rank == 0) /* every rank read the same file and found the same error */
+            fprintf(stderr, "gradscope: config error: %s\n", gs_last_error());
+        dist_finalize();
+        return rc;
+    }
+    gs_blas_set_threads(blas_threads_for(&cfg, &d));
+
+    static gs_trainer t;
+    rc = trainer_create(&t, &cfg, &d);
+    if (rc) {
+        int mine = gs_last_error()[0] && strcmp(gs_last_error(), "unknown error") ? rc : 0;
+        if (rc == GS_ERR_USAGE && d.rank != 0)
+            mine = 0; /* config-level problems are the same on every rank: say it once */
+        finish(&d, mine, rc, rc == GS_ERR_USAGE ? "config error" : rc == GS_ERR_DATA ? "data error" : "error");
+    } else {
+        rc = run(&t, resume_spec);
+    }
+    trainer_free(&t);
+    dist_finalize();
+    return rc;
+}

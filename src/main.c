@@ -1,0 +1,146 @@
+/*
+ * main.c — the `gradscope` command: picks the subcommand, and before
+ * anything else makes sure OpenBLAS runs its fast kernel on CPUs that the
+ * loaded OpenBLAS does not recognise.
+ */
+#include "gradscope/blas.h"
+#include "gradscope/commands.h"
+#include "gradscope/common.h"
+#include "gradscope/config.h"
+#include "gradscope/data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* OpenBLAS reads OPENBLAS_CORETYPE when the library loads, i.e. before
+ * main(). If it fell back to a generic kernel on a CPU with AVX-512 or AVX2,
+ * set the variable and re-execute ourselves (before MPI_Init, so the MPI
+ * launch environment is untouched). A value the user or the site set is
+ * never overridden: some sites set it because a kernel is wrong on their CPU. */
+static void choose_blas_kernel(char **argv)
+{
+    if (getenv("OPENBLAS_CORETYPE") || getenv("GRADSCOPE_CORETYPE_SET") || getenv("GRADSCOPE_KEEP_BLAS_KERNEL"))
+        return;
+    const char *core = gs_blas_corename();
+    int generic = !strcasecmp(core, "Prescott") || !strcasecmp(core, "Core2") || !strcasecmp(core, "Nehalem") ||
+                  !strcasecmp(core, "generic") || !strcasecmp(core, "unknown") || !strcasecmp(core, "Sandybridge");
+    if (!generic)
+        return;
+    const char *want = NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        want = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        want = "Haswell";
+    if (!want)
+        return;
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    setenv("GRADSCOPE_CORETYPE_SET", core, 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the kernel we have */
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "gradscope %s — deep MLP training that shows what initialization does to gradients\n\n"
+               "usage:\n"
+               "  gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto]\n"
+               "  gradscope inspect CHECKPOINT [--json] [--step N]\n"
+               "  gradscope convert idx IMAGES LABELS OUT.h5\n"
+               "  gradscope config --doc | CONFIG [--set section.key=value]...\n"
+               "  gradscope blas\n"
+               "  gradscope --version\n\n"
+               "Run under mpirun for data-parallel training: mpirun -np 4 gradscope train run.ini\n",
+            GS_VERSION);
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+    if (argc != 4 || strcmp(argv[0], "idx")) {
+        fprintf(stderr, "usage: gradscope convert idx IMAGES LABELS OUT.h5\n");
+        return GS_ERR_USAGE;
+    }
+    int rc = data_convert_idx(argv[1], argv[2], argv[3]);
+    if (rc)
+        fprintf(stderr, "gradscope convert: %s\n", gs_last_error());
+    else
+        printf("wrote %s\n", argv[3]);
+    return rc;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+    if (argc == 1 && !strcmp(argv[0], "--doc")) {
+        cfg_print_doc();
+        return 0;
+    }
+    if (argc < 1 || argv[0][0] == '-') {
+        fprintf(stderr, "usage: gradscope config --doc | CONFIG [--set section.key=value]...\n");
+        return GS_ERR_USAGE;
+    }
+    char **sets = calloc((size_t)argc, sizeof *sets);
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc)
+            sets[n++] = argv[++i];
+        else {
+            fprintf(stderr, "gradscope config: unexpected argument '%s'\n", argv[i]);
+            free(sets);
+            return GS_ERR_USAGE;
+        }
+    }
+    static gs_config cfg;
+    int rc = cfg_load(&cfg, argv[0], n, sets);
+    free(sets);
+    if (rc) {
+        fprintf(stderr, "gradscope: config error: %s\n", gs_last_error());
+        return rc;
+    }
+    size_t need = cfg_write_ini(&cfg, NULL, 0) + 1;
+    char *text = malloc(need);
+    if (!text)
+        return GS_ERR_RUNTIME;
+    cfg_write_ini(&cfg, text, need);
+    fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    choose_blas_kernel(argv);
+    if (argc < 2) {
+        usage(stderr);
+        return GS_ERR_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "inspect"))
+        return cmd_inspect(argc - 2, argv + 2);
+    if (!strcmp(cmd, "convert"))
+        return cmd_convert(argc - 2, argv + 2);
+    if (!strcmp(cmd, "config"))
+        return cmd_config(argc - 2, argv + 2);
+    if (!strcmp(cmd, "blas")) {
+        printf("kernel %s\nconfig %s\nthreads %d\n", gs_blas_corename(), gs_blas_config(), gs_blas_threads());
+        if (getenv("GRADSCOPE_CORETYPE_SET"))
+            printf("note: OPENBLAS_CORETYPE=%s set by gradscope (the default kernel was %s)\n",
+                   getenv("OPENBLAS_CORETYPE"), getenv("GRADSCOPE_CORETYPE_SET"));
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("gradscope %s\n", GS_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "gradscope: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return GS_ERR_USAGE;
+}

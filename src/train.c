@@ -1,0 +1,258 @@
+/*
+ * train.c — the trainer: set-up (data shards, network broadcast from rank 0,
+ * buffers sized once), one synchronous SGD step, and evaluation.
+ * Nothing in trainer_step allocates.
+ */
+#include "gradscope/train.h"
+#include "gradscope/common.h"
+#include "gradscope/loss.h"
+#include "gradscope/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int n_scalars(const gs_trainer *t)
+{
+    return GS_N_SCALARS + t->net->n_layers * GS_ACT_NSUMS;
+}
+
+int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    t->dist = *d;
+    const int64_t B = cfg->batch_size;
+    int rc = 0;
+    if (B < d->size)
+        rc = gs_error(GS_ERR_USAGE, "%s: [train] batch_size = %lld is smaller than the %d ranks; "
+                      "every rank needs at least one row of each batch", cfg->source, (long long)B, d->size);
+    else if (B / d->size > (1 << 30))
+        rc = gs_error(GS_ERR_USAGE, "%s: [train] batch_size = %lld is too large", cfg->source, (long long)B);
+    if (rc)
+        return rc; /* every rank sees the same config: no agreement needed */
+
+    rc = data_open(&t->train, cfg, d, 0, B);
+    if (rc)
+        return rc;
+    rc = data_open(&t->test, cfg, d, 1, B);
+    if (rc)
+        return rc;
+
+    t->steps_per_epoch = data_n_batches(t->train, B);
+    t->total_steps = (int64_t)cfg->epochs * t->steps_per_epoch;
+    if (cfg->max_steps >= 0 && cfg->max_steps < t->total_steps)
+        t->total_steps = cfg->max_steps;
+    t->max_local = (int)((B + d->size - 1) / d->size);
+
+    t->net = net_create(cfg, t->max_local);
+    rc = t->net ? 0 : GS_ERR_RUNTIME;
+    if ((rc = dist_agree(d, rc)))
+        return rc;
+    gs_net *net = t->net;
+    const int L = net->n_layers;
+    const gs_data_info *info = data_info(t->train);
+    t->X = gs_malloc((size_t)t->max_local, (size_t)info->dim * sizeof(float), "input batch");
+    t->Y = gs_malloc((size_t)t->max_local, (size_t)info->y_dim * sizeof(float), "target batch");
+    t->scalars = gs_calloc((size_t)n_scalars(t), sizeof(double), "step scalars");
+    t->w_sq = gs_calloc((size_t)L * 4, sizeof(double), "layer norms");
+    t->st = gs_calloc((size_t)L * GS_N_STATS, sizeof(float), "layer statistics");
+    t->verdict = gs_calloc((size_t)L * 2, sizeof(int), "verdicts");
+    t->reqs = gs_calloc((size_t)L, sizeof(MPI_Request), "requests");
+    rc = (t->X && t->Y && t->scalars && t->w_sq && t->st && t->verdict && t->reqs) ? 0 : GS_ERR_RUNTIME;
+    if (!rc)
+        rc = act_acc_create(&t->acc, net);
+    if (!rc)
+        rc = hist_init(&t->hist, L);
+    if (!rc) {
+        t->b_sq = t->w_sq + L;
+        t->upd_sq = t->w_sq + 2 * L;
+        t->wn_sq = t->w_sq + 3 * L;
+        t->prev_verdict = t->verdict + L;
+        for (int l = 0; l < L; l++)
+            t->prev_verdict[l] = -1;
+    }
+    /* Identical start: rank 0 draws the weights, everyone receives its bits. */
+    if (!rc && d->rank == 0)
+        rc = net_init_params(net, cfg->seed, cfg->bias_init);
+    if ((rc = dist_agree(d, rc)))
+        return rc;
+    if ((rc = dist_bcast(d, net->params, net->n_params, MPI_FLOAT, 0)))
+        return rc;
+    t->state = (gs_train_state){ .step = 0, .epoch = 0, .batch_in_epoch = 0, .n_ranks = d->size, .seed = cfg->seed };
+    return 0;
+}
+
+void trainer_free(gs_trainer *t)
+{
+    data_free(t->train);
+    data_free(t->test);
+    act_acc_free(&t->acc);
+    hist_free(&t->hist);
+    net_free(t->net);
+    free(t->X);
+    free(t->Y);
+    free(t->scalars);
+    free(t->w_sq);
+    free(t->st);
+    free(t->verdict);
+    free(t->reqs);
+    memset(t, 0, sizeof *t);
+}
+
+/* Backward's per-layer hook: start reducing layer l's gradient (W then b,
+ * contiguous) and give the earlier buckets a chance to progress. */
+static void start_bucket(void *ctx, int l)
+{
+    gs_trainer *t = ctx;
+    const gs_layer *ly = &t->net->layer[l];
+    size_t n = (size_t)ly->n_out * ly->n_in + ly->n_out;
+    if (dist_iallreduce_sum_float(&t->dist, t->net->grads + ly->w_off, n, &t->reqs[t->n_reqs]))
+        dist_abort(&t->dist, GS_ERR_RUNTIME); /* a broken collective cannot be agreed on */
+    t->n_reqs++;
+    for (int i = 0; i < t->n_reqs - 1; i++) {
+        int done;
+        dist_test(&t->reqs[i], &done);
+    }
+}
+
+static double loss_of_batch(gs_trainer *t, const float *out, const float *Y, int n, float scale, double *correct)
+{
+    const int K = net_n_outputs(t->net);
+    float *dZ = net_output_grad(t->net);
+    if (t->cfg.output == GS_OUT_SOFTMAX)
+        return loss_softmax_ce(out, Y, n, K, scale, dZ, correct);
+    return loss_mse(out, Y, n, K, scale, dZ);
+}
+
+int trainer_step(gs_trainer *t, int update)
+{
+    gs_net *net = t->net;
+    const gs_config *cfg = &t->cfg;
+    const int L = net->n_layers;
+    gs_train_state *s = &t->state;
+    double t0 = gs_now(), t1;
+
+    int n_local;
+    int64_t b_rows;
+    int rc = data_batch(t->train, s->epoch, s->batch_in_epoch, cfg->batch_size, t->X, t->Y, &n_local, &b_rows, NULL);
+    if (rc)
+        return rc;
+    t1 = gs_now();
+    t->timer[GS_T_DATA] += t1 - t0;
+
+    const int stats_step = !update || s->step % cfg->stats_every == 0 || s->step == t->total_steps - 1;
+    if (stats_step)
+        act_acc_zero(&t->acc, net);
+    double *sc = t->scalars;
+    memset(sc, 0, (size_t)n_scalars(t) * sizeof(double));
+    const float *out = net_forward(net, t->X, n_local, stats_step ? &t->acc : NULL, (float)cfg->saturated_threshold);
+    sc[GS_SC_LOSS] = loss_of_batch(t, out, t->Y, n_local, 1.0f / (float)b_rows, &sc[GS_SC_CORRECT]);
+    sc[GS_SC_COUNT] = n_local;
+    t0 = gs_now();
+    t->timer[GS_T_FORWARD] += t0 - t1;
+
+    const int overlap = cfg->overlap && t->dist.size > 1;
+    t->n_reqs = 0;
+    net_backward(net, t->X, n_local, overlap ? start_bucket : NULL, t);
+    t1 = gs_now();
+    t->timer[GS_T_BACKWARD] += t1 - t0;
+
+    /* the gradient: every rank now holds the mean over the global batch */
+    if (t->dist.size > 1) {
+        rc = overlap ? dist_waitall(t->n_reqs, t->reqs) : dist_allreduce_sum_float(&t->dist, net->grads, net->n_params);
+        if (rc)
+            return rc;
+    }
+    /* the step's scalars, flags and activation sums in one small reduction */
+    sc[GS_SC_STOP] += t->local_stop;
+    sc[GS_SC_ERROR] += t->local_error;
+    sc[GS_SC_CKPT] += t->local_ckpt;
+    int n_sc = GS_N_SCALARS;
+    if (stats_step) {
+        memcpy(sc + GS_N_SCALARS, t->acc.layer_sums, (size_t)L * GS_ACT_NSUMS * sizeof(double));
+        n_sc = n_scalars(t);
+    }
+    if (t->dist.size > 1) {
+        if ((rc = dist_allreduce_sum_double(&t->dist, sc, (size_t)n_sc)))
+            return rc;
+        if (stats_step && (rc = dist_allreduce_sum_float(&t->dist, t->acc.unit_active, net->n_units)))
+            return rc;
+    }
+    if (stats_step)
+        memcpy(t->acc.layer_sums, sc + GS_N_SCALARS, (size_t)L * GS_ACT_NSUMS * sizeof(double));
+    t0 = gs_now();
+    t->timer[GS_T_REDUCE] += t0 - t1;
+
+    const double grad_norm = optim_grad_norms(net, t->w_sq, t->b_sq);
+    const double loss = sc[GS_SC_LOSS] / (double)b_rows;
+    t->last_loss = loss;
+    t->last_acc = sc[GS_SC_CORRECT] / (double)b_rows;
+    t->last_grad_norm = grad_norm;
+    t->last_nonfinite = !isfinite(grad_norm) || !isfinite(loss);
+    t->last_lr = optim_lr(cfg, s->step, t->total_steps);
+    t->last_was_stats = stats_step || t->last_nonfinite;
+    if (t->last_was_stats)
+        for (int l = 0; l < L; l++) {
+            const gs_layer *ly = &net->layer[l];
+            double w = 0.0;
+            for (size_t i = 0; i < (size_t)ly->n_out * ly->n_in; i++)
+                w += (double)net->params[ly->w_off + i] * net->params[ly->w_off + i];
+            t->wn_sq[l] = w;
+        }
+    t1 = gs_now();
+    t->timer[GS_T_STATS] += t1 - t0;
+
+    const int apply = update && !t->last_nonfinite;
+    memset(t->upd_sq, 0, (size_t)L * sizeof(double));
+    if (apply)
+        optim_step(net, cfg, t->last_lr, grad_norm, t->upd_sq);
+    t0 = gs_now();
+    t->timer[GS_T_UPDATE] += t0 - t1;
+
+    if (t->last_was_stats) {
+        stats_compute(net, &t->acc, t->upd_sq, t->wn_sq, t->st);
+        memcpy(t->prev_verdict, t->verdict, (size_t)L * sizeof(int));
+        stats_diagnose(net, cfg, t->st, t->verdict);
+        if ((rc = hist_push_stats(&t->hist, s->step, t->st, t->verdict)))
+            return rc;
+    }
+    if (update && (rc = hist_push_loss(&t->hist, (float)loss)))
+        return rc;
+    t->timer[GS_T_STATS] += gs_now() - t0;
+
+    if (t->last_nonfinite && cfg->on_nonfinite == GS_NONFINITE_STOP) {
+        int first = 0;
+        while (first < L - 1 && isfinite(t->w_sq[first] + t->b_sq[first]))
+            first++;
+        return gs_error(GS_ERR_NONFINITE, "step %lld: %s went non-finite (first non-finite layer gradient: "
+                        "layer %d; loss %g, gradient norm %g); [train] on_nonfinite = stop",
+                        (long long)s->step, isfinite(loss) ? "the gradient" : "the loss", first, loss, grad_norm);
+    }
+    if (update) {
+        s->step++;
+        if (++s->batch_in_epoch == t->steps_per_epoch) {
+            s->batch_in_epoch = 0;
+            s->epoch++;
+        }
+    }
+    return 0;
+}
+
+int trainer_evaluate(gs_trainer *t, gs_data *ds, double *loss, double *acc)
+{
+    const float *X, *Y;
+    int64_t n;
+    data_shard(ds, &X, &Y, &n);
+    const gs_data_info *info = data_info(ds);
+    double sums[3] = { 0.0, 0.0, (double)n };
+    for (int64_t i = 0; i < n; i += t->max_local) {
+        int rows = (int)(n - i < t->max_local ? n - i : t->max_local);
+        const float *out = net_forward(t->net, X + (size_t)i * info->dim, rows, NULL, 0.0f);
+        sums[0] += loss_of_batch(t, out, Y + (size_t)i * info->y_dim, rows, 0.0f, &sums[1]);
+    }
+    int rc = t->dist.size > 1 ? dist_allreduce_sum_double(&t->dist, sums, 3) : 0;
+    *loss = sums[2] > 0 ? sums[0] / sums[2] : NAN;
+    *acc = (t->cfg.output == GS_OUT_SOFTMAX && sums[2] > 0) ? sums[1] / sums[2] : NAN;
+    return rc;
+}
