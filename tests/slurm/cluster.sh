@@ -174,6 +174,10 @@ AuthInfo=socket=$SOCK
 CredType=cred/munge
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool
+# The PMIx plugin makes spmix_appdir_<uid>_<job>.<step> under TmpFS; job ids
+# restart at 1 with every fresh cluster, so a directory left by a killed
+# step must not be in a shared /tmp, where it would break that job id's steps.
+TmpFS=$DIR/tmp
 SlurmctldPidFile=$DIR/run/slurmctld.pid
 SlurmdPidFile=$DIR/run/slurmd.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
@@ -207,7 +211,7 @@ do_start() {
   need_tools
   do_stop || die "could not stop a previous cluster in $DIR"
   rm -rf "$DIR"
-  mkdir -p "$DIR"/{munge,state,spool,run,log} || die "cannot create $DIR"
+  mkdir -p "$DIR"/{munge,state,spool,run,log,tmp} || die "cannot create $DIR"
   # munged refuses a socket whose directories others cannot traverse, and a
   # key or directory that others can write.
   chmod 755 "$DIR" "$DIR"/*
