@@ -10,6 +10,7 @@
 #include "gradscope/commands.h"
 #include "gradscope/common.h"
 #include "gradscope/train.h"
+#include "gradscope/watchdog.h"
 
 #include <math.h>
 #include <signal.h>
@@ -105,6 +106,7 @@ static int write_checkpoint(gs_trainer *t, const char *tag, char *path, size_t p
     path[0] = '\0';
     if (!t->cfg.dir[0])
         return 0;
+    watchdog_phase("checkpoint", t->state.step);
     if (t->dist.rank == 0) {
         t->state.n_ranks = t->dist.size;
         rc = ckpt_write(t->cfg.dir, tag, &t->cfg, t->net, &t->hist, &t->state, t->cfg.keep, path, path_size);
@@ -178,7 +180,7 @@ static void evaluate(gs_trainer *t)
     float epoch = (float)t->state.epoch + (float)t->state.batch_in_epoch / (float)t->steps_per_epoch;
     hist_push_eval(&t->hist, t->state.step, epoch, (float)loss, (float)acc);
     R0(t) {
-        printf("eval  epoch %.2f step %lld %s loss %.4f", epoch, (long long)t->state.step,
+        printf("eval epoch %.2f step %lld %s loss %.6f", epoch, (long long)t->state.step,
                t->test ? "test" : "train", loss);
         if (!isnan(acc))
             printf(" accuracy %.4f", acc);
@@ -353,6 +355,9 @@ int cmd_train(int argc, char **argv)
     gs_blas_set_threads(blas_threads_for(&cfg, &d));
 
     static gs_trainer t;
+    if (watchdog_start(cfg.watchdog_seconds, d.rank))
+        fprintf(stderr, "gradscope: rank %d: %s; continuing without it\n", d.rank, gs_last_error());
+    watchdog_phase("start-up", 0);
     rc = trainer_create(&t, &cfg, &d);
     if (rc) {
         int mine = gs_last_error()[0] && strcmp(gs_last_error(), "unknown error") ? rc : 0;
@@ -362,7 +367,9 @@ int cmd_train(int argc, char **argv)
     } else {
         rc = run(&t, resume_spec);
     }
+    watchdog_phase("shutdown", t.state.step);
     trainer_free(&t);
     dist_finalize();
+    watchdog_stop();
     return rc;
 }

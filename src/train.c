@@ -7,6 +7,7 @@
 #include "gradscope/common.h"
 #include "gradscope/loss.h"
 #include "gradscope/optim.h"
+#include "gradscope/watchdog.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -135,13 +136,15 @@ int trainer_step(gs_trainer *t, int update)
 
     int n_local;
     int64_t b_rows;
+    watchdog_phase("data exchange", s->step);
     int rc = data_batch(t->train, s->epoch, s->batch_in_epoch, cfg->batch_size, t->X, t->Y, &n_local, &b_rows, NULL);
     if (rc)
         return rc;
     t1 = gs_now();
     t->timer[GS_T_DATA] += t1 - t0;
 
-    const int stats_step = !update || s->step % cfg->stats_every == 0 || s->step == t->total_steps - 1;
+    /* a pure function of the step, so a resumed run records what an uninterrupted one does */
+    const int stats_step = !update || s->step % cfg->stats_every == 0;
     if (stats_step)
         act_acc_zero(&t->acc, net);
     double *sc = t->scalars;
@@ -154,11 +157,13 @@ int trainer_step(gs_trainer *t, int update)
 
     const int overlap = cfg->overlap && t->dist.size > 1;
     t->n_reqs = 0;
+    watchdog_phase("backward", s->step);
     net_backward(net, t->X, n_local, overlap ? start_bucket : NULL, t);
     t1 = gs_now();
     t->timer[GS_T_BACKWARD] += t1 - t0;
 
     /* the gradient: every rank now holds the mean over the global batch */
+    watchdog_phase("gradient allreduce", s->step);
     if (t->dist.size > 1) {
         rc = overlap ? dist_waitall(t->n_reqs, t->reqs) : dist_allreduce_sum_float(&t->dist, net->grads, net->n_params);
         if (rc)
@@ -169,6 +174,7 @@ int trainer_step(gs_trainer *t, int update)
     sc[GS_SC_ERROR] += t->local_error;
     sc[GS_SC_CKPT] += t->local_ckpt;
     int n_sc = GS_N_SCALARS;
+    watchdog_phase("scalar allreduce", s->step);
     if (stats_step) {
         memcpy(sc + GS_N_SCALARS, t->acc.layer_sums, (size_t)L * GS_ACT_NSUMS * sizeof(double));
         n_sc = n_scalars(t);
@@ -183,6 +189,7 @@ int trainer_step(gs_trainer *t, int update)
         memcpy(t->acc.layer_sums, sc + GS_N_SCALARS, (size_t)L * GS_ACT_NSUMS * sizeof(double));
     t0 = gs_now();
     t->timer[GS_T_REDUCE] += t0 - t1;
+    watchdog_phase("update", s->step);
 
     const double grad_norm = optim_grad_norms(net, t->w_sq, t->b_sq);
     const double loss = sc[GS_SC_LOSS] / (double)b_rows;
@@ -244,6 +251,7 @@ int trainer_evaluate(gs_trainer *t, gs_data *ds, double *loss, double *acc)
     const float *X, *Y;
     int64_t n;
     data_shard(ds, &X, &Y, &n);
+    watchdog_phase("evaluation", t->state.step);
     const gs_data_info *info = data_info(ds);
     double sums[3] = { 0.0, 0.0, (double)n };
     for (int64_t i = 0; i < n; i += t->max_local) {

@@ -1,0 +1,53 @@
+# tests/lib.sh — shared helpers for gradscope's shell tests (sourced).
+# Environment from CTest: GRADSCOPE_BIN, GRADSCOPE_MPIEXEC, GRADSCOPE_SRC,
+# and the OMPI_* switches for root and oversubscription.
+set -u
+GS=${GRADSCOPE_BIN:?GRADSCOPE_BIN is not set (run through ctest)}
+MPIEXEC=${GRADSCOPE_MPIEXEC:-mpirun}
+PY=/usr/bin/python3
+fails=0
+WORK=$(mktemp -d /tmp/gradscope-test.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+pass() { echo "ok: $*"; }
+finish() {
+  if [ "$fails" -gt 0 ]; then echo "$fails failures"; exit 1; fi
+  echo "all checks passed"; exit 0
+}
+
+# gs_mpi NP ARGS... : gradscope under mpirun with a hard deadline (never hang)
+gs_mpi() {
+  local np=$1; shift
+  timeout -k 5 ${GS_TIMEOUT:-120} "$MPIEXEC" -np "$np" ${GS_MPI_FLAGS:-} "$GS" "$@"
+}
+
+# write_config FILE <<EOF ... EOF
+write_config() { cat > "$1"; }
+
+# weights_equal A.h5 B.h5 RTOL : every /model dataset equal within RTOL
+# (0 = bitwise), read with h5py by the documented paths.
+weights_equal() {
+  "$PY" - "$1" "$2" "$3" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b, rtol = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r"), float(sys.argv[3])
+names = [n.decode() if isinstance(n, bytes) else n for n in a["/model/layer_names"][()]]
+worst = 0.0
+for n in names:
+    for p in ("weight", "bias"):
+        x, y = a[f"/model/{n}/{p}"][()], b[f"/model/{n}/{p}"][()]
+        if x.shape != y.shape:
+            print(f"{n}/{p}: shapes {x.shape} vs {y.shape}"); sys.exit(1)
+        if rtol == 0:
+            if not np.array_equal(x.view(np.uint32), y.view(np.uint32)):
+                print(f"{n}/{p}: not bitwise equal (max diff {np.max(np.abs(x - y)):.3g})"); sys.exit(1)
+        else:
+            d = np.max(np.abs(x.astype(np.float64) - y) / (np.abs(y) + 1e-3 * np.max(np.abs(y)) + 1e-30))
+            worst = max(worst, d)
+print(f"max relative difference {worst:.3g} (tolerance {rtol:g})")
+sys.exit(0 if worst <= rtol else 1)
+PYEOF
+}
+
+# latest_ckpt DIR : path of the newest checkpoint
+latest_ckpt() { echo "$1/$(cat "$1/latest")"; }

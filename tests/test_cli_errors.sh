@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Bad input is a message, not a crash: command-line misuse and config errors
+# exit 2 naming the key (and the line); bad data ends every one of 2 ranks
+# non-zero within 10 s, with a message naming the file and the problem.
+. "$(dirname "$0")/lib.sh"
+
+expect() { # STATUS PATTERN LABEL -- command...
+  local want=$1 pat=$2 label=$3; shift 4
+  local start=$(date +%s%N)
+  out=$("$@" 2>&1); rc=$?
+  local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  if [ "$rc" -ne "$want" ]; then fail "$label: exit $rc, expected $want; output: $(echo "$out" | tail -3)"; return; fi
+  if ! echo "$out" | grep -qE -- "$pat"; then fail "$label: message does not match /$pat/: $(echo "$out" | tail -3)"; return; fi
+  [ "$ms" -lt 10000 ] || { fail "$label: took $ms ms"; return; }
+  pass "$label ($rc, $ms ms): $(echo "$out" | grep -E -- "$pat" | head -1)"
+}
+
+# command line
+expect 2 "usage" "no command" -- "$GS"
+expect 2 "unknown command 'trian'" "unknown command" -- "$GS" trian
+expect 2 "missing CONFIG" "train without config" -- "$GS" train
+expect 2 "unexpected argument '--frobnicate'" "unknown option" -- "$GS" train x.ini --frobnicate
+expect 2 "needs a value" "--set without value" -- "$GS" train x.ini --set
+expect 2 "nope.ini" "missing config file" -- "$GS" train "$WORK/nope.ini"
+
+# config errors: one line each, naming the key
+base() { printf '[model]\nlayers = 2, 16, 3\n[train]\nepochs = 1\nbatch_size = 10\n[data]\nn_train = 50\n[checkpoint]\ndir =\n'; }
+cfg_case() { # LABEL PATTERN EXTRA-INI [--set ...]
+  local label=$1 pat=$2 extra=$3; shift 3
+  { base; printf '%b' "$extra"; } > "$WORK/c.ini"
+  expect 2 "$pat" "config: $label" -- gs_mpi 2 train "$WORK/c.ini" "$@"
+}
+cfg_case "lr <= 0" "lr" "[optimizer]\nlr = -1\n"
+cfg_case "malformed number" "lr" "[optimizer]\nlr = 0.1x\n"
+cfg_case "batch_size 0" "batch_size" "" --set train.batch_size=0
+cfg_case "layer of width 0" "layers" "" --set "model.layers=2, 0, 3"
+cfg_case "fewer than 2 layers" "layers" "" --set "model.layers=2"
+cfg_case "unknown activation" "activation" "" --set model.activation=swish
+cfg_case "unknown init" "init" "" --set model.init=kaiming_magic
+cfg_case "unknown key" "widths" "[model]\nwidths = 3\n"
+cfg_case "unknown section" "modle" "[modle]\nlayers = 3\n"
+cfg_case "syntax error" ":1[0-9]" "[optimizer\n"
+cfg_case "batch smaller than ranks" "batch_size = 1 is smaller than the 2 ranks" "" --set train.batch_size=1
+[ "$(gs_mpi 2 train "$WORK/c.ini" --set model.init=kaiming_magic 2>&1 | grep -c 'config error')" -eq 1 ] \
+  && pass "a config error is printed once, not once per rank" || fail "config error printed more than once"
+
+# data errors, 2 ranks
+"$PY" - "$WORK" <<'PYEOF'
+import sys, h5py, numpy as np
+w = sys.argv[1]
+rng = np.random.default_rng(0)
+def make(name, X, y, xname="X", yname="y"):
+    with h5py.File(f"{w}/{name}.h5", "w") as f:
+        if X is not None: f[xname] = X
+        if y is not None: f[yname] = y
+X = rng.random((40, 4), dtype=np.float32); y = (np.arange(40) % 3).astype(np.int32)
+make("good", X, y)
+make("noy", X, None)
+make("wrongd", rng.random((40, 5), dtype=np.float32), y)
+bad = y.copy(); bad[33] = 7; make("badlabel", X, bad)
+Xn = X.copy(); Xn[17, 2] = np.nan; make("nan", Xn, y)
+make("tiny", X[:1], y[:1])
+open(f"{w}/nothdf5.h5", "w").write("this is not HDF5\n")
+PYEOF
+data_case() { # LABEL PATTERN FILE
+  printf '[model]\nlayers = 4, 8, 3\n[data]\nsynthetic = none\ntrain = %s\n[train]\nepochs = 1\nbatch_size = 2\n[checkpoint]\ndir =\n' "$3" > "$WORK/d.ini"
+  expect 3 "$2" "data: $1" -- gs_mpi 2 train "$WORK/d.ini"
+}
+printf '[model]\nlayers = 4, 8, 3\n[data]\nsynthetic = none\ntrain = %s\n[train]\nepochs = 1\nbatch_size = 2\n[checkpoint]\ndir =\n' "$WORK/good.h5" > "$WORK/d.ini"
+out=$(gs_mpi 2 train "$WORK/d.ini" 2>&1) && pass "the good file trains (the cases below differ from it in one way each)" \
+  || fail "the good file failed: $(echo "$out" | tail -2)"
+data_case "missing file" "missing.h5" "$WORK/missing.h5"
+data_case "not HDF5" "nothdf5.h5.*(not an HDF5|HDF5)" "$WORK/nothdf5.h5"
+data_case "missing dataset" "noy.h5.*/y" "$WORK/noy.h5"
+data_case "wrong D" "wrongd.h5.*5" "$WORK/wrongd.h5"
+data_case "label out of range" "badlabel.h5.*7" "$WORK/badlabel.h5"
+data_case "NaN in X" "nan.h5.*(NaN|non-finite|nan)" "$WORK/nan.h5"
+data_case "fewer samples than ranks" "tiny.h5.*(1 sample|rank)" "$WORK/tiny.h5"
+finish

@@ -1,0 +1,156 @@
+/*
+ * test_seed_claims — what the initialization literature says happens to the
+ * gradients of a deep net, measured through the engine: a 20-layer MLP of
+ * width 128 (784 -> 19 x 128 -> 10), softmax cross-entropy, the first step's
+ * gradients on 128 Fashion-MNIST images (the real ones when Debian's
+ * dataset-fashion-mnist is installed; else image-like inputs in [0, 1]).
+ *
+ * "ratio" = ||dW_first|| / ||dW_last||. Thresholds:
+ *   sigmoid + xavier_normal, sigmoid + normal(0.01): ratio < 1e-4 (vanishing)
+ *   tanh + normal(1): ratio > 1e4 (exploding toward the input)
+ *   relu + normal(1): every layer's gradient norm > 1e10, finite, no crash
+ *   relu + he_normal, tanh + xavier_normal: 0.1 <= ratio <= 10
+ *   zeros: the hidden units of every layer stay identical after 5 SGD steps
+ * An independent implementation gave, on the same kind of batch: 8e-13,
+ * 7e7, ~1e18, 4.4 and 1.8.
+ */
+#include "gradscope/loss.h"
+#include "gradscope/net.h"
+#include "gradscope/optim.h"
+#include "gradscope/rng.h"
+#include "test_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+enum { N = 128, D = 784, DEPTH = 20, WIDTH = 128, K = 10 };
+static float X[N * D], Y[N];
+
+static int load_fashion_mnist(void)
+{
+    const char *dir = "/usr/share/datasets/fashion-mnist/";
+    char p[256];
+    unsigned char hdr[16], img[N * D], lab[N];
+    snprintf(p, sizeof p, "%strain-images-idx3-ubyte.gz", dir);
+    gzFile fi = gzopen(p, "rb");
+    snprintf(p, sizeof p, "%strain-labels-idx1-ubyte.gz", dir);
+    gzFile fl = gzopen(p, "rb");
+    int ok = fi && fl && gzread(fi, hdr, 16) == 16 && gzread(fi, img, sizeof img) == (int)sizeof img &&
+             gzread(fl, hdr, 8) == 8 && gzread(fl, lab, sizeof lab) == (int)sizeof lab;
+    if (fi) gzclose(fi);
+    if (fl) gzclose(fl);
+    if (!ok)
+        return 0;
+    for (int i = 0; i < N * D; i++) X[i] = img[i] / 255.0f;
+    for (int i = 0; i < N; i++) Y[i] = lab[i];
+    return 1;
+}
+
+static void image_like(void)
+{
+    uint64_t key = rng_key(2010, 1, 1);
+    for (int i = 0; i < N; i++) {
+        Y[i] = (float)(i % K);
+        for (int j = 0; j < D; j++) /* ~half the pixels dark, the rest spread over (0, 1] */
+            X[i * D + j] = rng_uniform(key, (uint64_t)i * D + j) < 0.5 ? 0.0f : (float)rng_uniform(key, 1u << 30 | (uint64_t)(i * D + j));
+    }
+}
+
+static gs_net *make(gs_act act, gs_init_kind init, double std)
+{
+    int sizes[DEPTH + 1];
+    sizes[0] = D;
+    for (int i = 1; i < DEPTH; i++) sizes[i] = WIDTH;
+    sizes[DEPTH] = K;
+    gs_config c;
+    test_config(&c, DEPTH + 1, sizes, act, init);
+    c.init_std = std;
+    gs_net *net = net_create(&c, N);
+    net_init_params(net, 42, 0.0);
+    return net;
+}
+
+/* First step's gradient; returns ||dW_l|| for every layer in g. */
+static void first_step(gs_net *net, double *g)
+{
+    const float *out = net_forward(net, X, N, NULL, 0.05f);
+    double correct = 0;
+    loss_softmax_ce(out, Y, N, K, 1.0f / N, net_output_grad(net), &correct);
+    net_backward(net, X, N, NULL, NULL);
+    double b[DEPTH];
+    optim_grad_norms(net, g, b);
+    for (int l = 0; l < DEPTH; l++) g[l] = sqrt(g[l]);
+}
+
+static double ratio(gs_act act, gs_init_kind init, double std, const char *name)
+{
+    double g[DEPTH];
+    gs_net *net = make(act, init, std);
+    first_step(net, g);
+    double r = g[0] / g[DEPTH - 1];
+    printf("%-28s first %.3e last %.3e ratio %.3e\n", name, g[0], g[DEPTH - 1], r);
+    net_free(net);
+    return r;
+}
+
+int main(void)
+{
+    int real = load_fashion_mnist();
+    if (!real)
+        image_like();
+    printf("inputs: %s\n", real ? "128 Fashion-MNIST training images" : "128 image-like inputs (dataset-fashion-mnist not installed)");
+
+    double r = ratio(GS_ACT_SIGMOID, GS_INIT_XAVIER_NORMAL, 0, "sigmoid + xavier_normal");
+    CHECK(r < 1e-4, "sigmoid + xavier_normal should vanish: ratio %.3g", r);
+    r = ratio(GS_ACT_SIGMOID, GS_INIT_NORMAL, 0.01, "sigmoid + normal(0.01)");
+    CHECK(r < 1e-4, "sigmoid + normal(0.01) should vanish: ratio %.3g", r);
+    r = ratio(GS_ACT_TANH, GS_INIT_NORMAL, 1.0, "tanh + normal(1)");
+    CHECK(r > 1e4, "tanh + normal(1) should explode toward the input: ratio %.3g", r);
+    r = ratio(GS_ACT_RELU, GS_INIT_HE_NORMAL, 0, "relu + he_normal");
+    CHECK(r >= 0.1 && r <= 10, "relu + he_normal should be healthy: ratio %.3g", r);
+    r = ratio(GS_ACT_TANH, GS_INIT_XAVIER_NORMAL, 0, "tanh + xavier_normal");
+    CHECK(r >= 0.1 && r <= 10, "tanh + xavier_normal should be healthy: ratio %.3g", r);
+    r = ratio(GS_ACT_SIGMOID, GS_INIT_NORMAL, 1.0, "sigmoid + normal(1) (saturates)");
+
+    /* relu + normal(1): every layer explodes, and the engine survives it */
+    gs_net *net = make(GS_ACT_RELU, GS_INIT_NORMAL, 1.0);
+    double g[DEPTH];
+    first_step(net, g);
+    double lo = INFINITY;
+    for (int l = 0; l < DEPTH; l++) lo = fmin(lo, g[l]);
+    printf("%-28s smallest layer gradient norm %.3e\n", "relu + normal(1)", lo);
+    CHECK(lo > 1e10, "relu + normal(1): some layer's gradient norm is only %.3g", lo);
+    net_free(net);
+
+    /* zeros: symmetry is never broken */
+    net = make(GS_ACT_SIGMOID, GS_INIT_ZEROS, 0);
+    gs_config c;
+    test_config(&c, 2, (int[]){ 1, 1 }, GS_ACT_SIGMOID, GS_INIT_ZEROS);
+    c.lr = 0.5;
+    for (int s = 0; s < 5; s++) {
+        first_step(net, g);
+        double norm = optim_grad_norms(net, NULL, NULL);
+        optim_step(net, &c, c.lr, norm, NULL);
+    }
+    int asym = 0;
+    double moved = 0;
+    for (int l = 0; l < DEPTH - 1; l++) {
+        const gs_layer *ly = &net->layer[l];
+        const float *W = net->params + ly->w_off, *b = net->params + ly->b_off;
+        for (int o = 1; o < ly->n_out; o++) {
+            asym += b[o] != b[0];
+            for (int k = 0; k < ly->n_in; k++) asym += W[(size_t)o * ly->n_in + k] != W[k];
+        }
+        moved += fabs(b[0]);
+    }
+    const gs_layer *out = &net->layer[DEPTH - 1];
+    for (int o = 0; o < out->n_out; o++) moved += fabs(net->params[out->b_off + o]);
+    printf("%-28s %d asymmetric weights after 5 steps (weights moved: %.3g)\n", "zeros", asym, moved);
+    CHECK(moved > 0, "zeros: training did not move any parameter, the test cannot see symmetry");
+    CHECK(asym == 0, "zeros: %d weights differ between units of a layer", asym);
+    net_free(net);
+
+    printf("%s: %d failures\n", test_failures ? "FAIL" : "ok", test_failures);
+    return test_failures ? 1 : 0;
+}
