@@ -108,7 +108,9 @@ void cfg_defaults(gs_config *cfg);
 
 /* Read INI file `path` over the defaults, then apply `n_sets` overrides of
  * the form "section.key=value", then validate. Returns 0 or GS_ERR_USAGE
- * with a message naming the file, line and key and what is allowed. */
+ * with a message naming the file, line and key and what is allowed.
+ * `path` may be NULL (defaults and overrides only). On error `cfg` is left
+ * unchanged. */
 int cfg_load(gs_config *cfg, const char *path, int n_sets, char *const *sets);
 
 /* Parse INI text from memory (used for the config stored in a checkpoint). */

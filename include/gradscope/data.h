@@ -55,6 +55,26 @@ int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
  * exactly one rank. */
 void data_shard(const gs_data *ds, const float **X, const float **Y, int64_t *n);
 
+/* Largest *n_local any data_batch call can return: ceil(min(batch_cap, N) / P).
+ * X and Y passed to data_batch need this many rows. */
+int64_t data_max_local_rows(const gs_data *ds);
+
+/* Memory bound (what rows_held reports). Let N_r = shard rows of rank r,
+ * C = min(batch_cap, N). Per batch, rank r sends rows it holds that other
+ * ranks compute and receives rows it computes that other ranks hold; both
+ * are distinct positions of one batch, so sends + receives <= b <= C, with
+ * sends <= min(N_r, C) and receives <= min(ceil(C/P), N - N_r). One staging
+ * area of S_r = min(C, min(N_r, C) + min(ceil(C/P), N - N_r)) rows (S_r = 0
+ * at P = 1) therefore always suffices, and
+ *     rows_held = N_r + S_r <= ceil(N/P) + min(batch_cap, N).
+ * Besides rows, a rank keeps C int64 batch indices and O(P) ints. */
+
+/* Synthetic rows [lo, lo + n) of the training (which = 0) or test (which = 1)
+ * set of cfg->synthetic: X (n, D), Y (n, y_dim). A pure function of
+ * (cfg->data_seed, row index); test row i is generator row n_train + i.
+ * Returns 0 or GS_ERR_DATA (e.g. spiral with D != 2). */
+int data_synth_rows(const gs_config *cfg, int which, int64_t lo, int64_t n, float *X, float *Y);
+
 /* Convert MNIST-style IDX files (gzip or plain) to the HDF5 input layout
  * (/X uint8 [N, rows*cols], /y uint8 [N]). Returns 0 or GS_ERR_DATA. */
 int data_convert_idx(const char *images, const char *labels, const char *out_h5);

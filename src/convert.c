@@ -1,0 +1,249 @@
+/*
+ * convert.c — MNIST-style IDX files (gzip or plain) to the HDF5 input layout.
+ *
+ * IDX: a big-endian header, magic 0x0000TTNN (TT = 0x08 for uint8, NN the
+ * number of dimensions), NN big-endian uint32 dimensions, then the data.
+ *   images  0x00000803  [N, rows, cols] uint8
+ *   labels  0x00000801  [N] uint8
+ * Output: /X uint8 [N, rows*cols] and /y uint8 [N], chunked and deflated,
+ * with the source file names as attributes. Written to OUT.tmp, then renamed,
+ * so a failed conversion never leaves a half-written OUT behind.
+ */
+#include "gradscope/data.h"
+#include "gradscope/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define IDX_IMAGES_MAGIC 0x00000803u
+#define IDX_LABELS_MAGIC 0x00000801u
+/* Larger images than 2^24 pixels (4096 x 4096) mean a corrupt header. */
+#define IDX_PIXELS_MAX ((uint64_t)1 << 24)
+#define CHUNK_BYTES ((uint64_t)1 << 20) /* about 1 MiB per read and per HDF5 chunk */
+
+/* One IDX file being read: gzread reads gzip and plain files alike. */
+typedef struct {
+    const char *path;
+    gzFile gz;
+    uint64_t header_bytes; /* 4 + 4 * ndims */
+    uint64_t data_bytes;   /* what the header promises */
+    uint64_t n_read;       /* bytes read so far, header included */
+} idx_file;
+
+/* Read exactly n bytes of the header (header = 1) or of the data; a short
+ * read is a truncated file. */
+static int idx_read(idx_file *f, void *buf, uint64_t n, int header)
+{
+    unsigned char *p = buf;
+    uint64_t done = 0;
+    while (done < n) {
+        unsigned want = n - done > (1u << 30) ? 1u << 30 : (unsigned)(n - done);
+        int got = gzread(f->gz, p + done, want);
+        if (got < 0) {
+            int zerr;
+            const char *msg = gzerror(f->gz, &zerr);
+            return gs_error(GS_ERR_DATA, "IDX file '%s': cannot read %s: %s", f->path,
+                            header ? "the header" : "the data", zerr == Z_ERRNO ? strerror(errno) : msg);
+        }
+        if (got == 0) {
+            /* the header is read in 4-byte pieces, so n_read counts it too */
+            uint64_t expected = header ? f->header_bytes : f->header_bytes + f->data_bytes;
+            return gs_error(GS_ERR_DATA, "IDX file '%s' is truncated: expected %llu bytes (%s), found %llu",
+                            f->path, (unsigned long long)expected, header ? "header" : "header + data",
+                            (unsigned long long)(f->n_read + done));
+        }
+        done += (uint64_t)got;
+    }
+    f->n_read += n;
+    return 0;
+}
+
+static uint32_t be32(const unsigned char b[4])
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
+}
+
+/* Open an IDX file, check its magic and read its ndims dimensions. */
+static int idx_open(idx_file *f, const char *path, uint32_t magic, uint32_t *dims)
+{
+    int ndims = (int)(magic & 0xff);
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    f->header_bytes = 4;
+    errno = 0;
+    if (!(f->gz = gzopen(path, "rb")))
+        return gs_error(GS_ERR_DATA, "cannot open IDX file '%s': %s", path,
+                        errno ? strerror(errno) : "out of memory");
+    unsigned char b[4];
+    int st = idx_read(f, b, 4, 1);
+    if (!st && be32(b) != magic)
+        st = gs_error(GS_ERR_DATA, "IDX file '%s': magic number 0x%08x, expected 0x%08x (%s)", path,
+                      be32(b), magic, magic == IDX_IMAGES_MAGIC ? "uint8 images [N, rows, cols]" : "uint8 labels [N]");
+    f->header_bytes = 4 + 4 * (uint64_t)ndims;
+    for (int i = 0; i < ndims && !st; i++) {
+        if (!(st = idx_read(f, b, 4, 1)))
+            dims[i] = be32(b);
+        if (!st && dims[i] == 0)
+            st = gs_error(GS_ERR_DATA, "IDX file '%s': dimension %d is 0", path, i);
+    }
+    /* rows*cols <= 2^24, so N * rows*cols < 2^56 fits in uint64 */
+    if (!st && ndims == 3 && (uint64_t)dims[1] * dims[2] > IDX_PIXELS_MAX)
+        st = gs_error(GS_ERR_DATA, "IDX file '%s': images of %u x %u pixels are absurd (corrupt header?)",
+                      path, dims[1], dims[2]);
+    if (!st)
+        f->data_bytes = ndims == 3 ? (uint64_t)dims[0] * ((uint64_t)dims[1] * dims[2]) : dims[0];
+    return st;
+}
+
+/* The file must end exactly where the header says. */
+static int idx_check_end(idx_file *f)
+{
+    unsigned char extra[4096];
+    uint64_t n_extra = 0;
+    int got;
+    while ((got = gzread(f->gz, extra, sizeof extra)) > 0)
+        n_extra += (uint64_t)got;
+    if (got < 0) {
+        int zerr;
+        return gs_error(GS_ERR_DATA, "IDX file '%s': cannot read: %s", f->path, gzerror(f->gz, &zerr));
+    }
+    if (n_extra)
+        return gs_error(GS_ERR_DATA, "IDX file '%s' is longer than its header says: expected %llu bytes, "
+                        "found %llu", f->path, (unsigned long long)(f->header_bytes + f->data_bytes),
+                        (unsigned long long)(f->header_bytes + f->data_bytes + n_extra));
+    return 0;
+}
+
+static int h5_fail(const char *path, const char *call)
+{
+    return gs_error(GS_ERR_DATA, "writing '%s': HDF5 %s failed", path, call);
+}
+
+/* A chunked, deflated uint8 dataset of `ndims` dims. */
+static hid_t create_u8(hid_t file, const char *name, int ndims, const hsize_t *dims, const hsize_t *chunk)
+{
+    hid_t space = H5Screate_simple(ndims, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), dset = -1;
+    if (space >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, ndims, chunk) >= 0
+        && (H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0 || H5Pset_deflate(dcpl, 4) >= 0))
+        dset = H5Dcreate2(file, name, H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (space >= 0)
+        H5Sclose(space);
+    return dset;
+}
+
+/* A scalar string attribute on `obj`. */
+static int write_string_attr(hid_t obj, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR), attr = -1;
+    int ok = type >= 0 && space >= 0 && H5Tset_size(type, strlen(value) + 1) >= 0
+             && (attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) >= 0
+             && H5Awrite(attr, type, value) >= 0;
+    if (attr >= 0 && H5Aclose(attr) < 0)
+        ok = 0;
+    if (space >= 0 && H5Sclose(space) < 0)
+        ok = 0;
+    if (type >= 0 && H5Tclose(type) < 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+/* Write rows [lo, lo + n) of a uint8 dataset of `width` columns (1-D if width = 0). */
+static int write_rows(hid_t dset, uint64_t lo, uint64_t n, uint64_t width, const void *buf)
+{
+    int ndims = width ? 2 : 1;
+    hsize_t start[2] = {lo, 0}, count[2] = {n, width};
+    hid_t fspace = H5Dget_space(dset), mspace = H5Screate_simple(ndims, count, NULL);
+    int ok = fspace >= 0 && mspace >= 0
+             && H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0
+             && H5Dwrite(dset, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, buf) >= 0;
+    if (mspace >= 0 && H5Sclose(mspace) < 0)
+        ok = 0;
+    if (fspace >= 0 && H5Sclose(fspace) < 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+int data_convert_idx(const char *images, const char *labels, const char *out_h5)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    char tmp[GS_PATH_MAX + 8];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", out_h5) >= sizeof tmp)
+        return gs_error(GS_ERR_USAGE, "output path '%s' is too long", out_h5);
+
+    idx_file im, lb;
+    uint32_t im_dims[3] = {0}, lb_dims[1] = {0};
+    int st = idx_open(&im, images, IDX_IMAGES_MAGIC, im_dims);
+    if (st) {
+        if (im.gz)
+            gzclose(im.gz);
+        return st;
+    }
+    if ((st = idx_open(&lb, labels, IDX_LABELS_MAGIC, lb_dims)) == 0 && lb_dims[0] != im_dims[0])
+        st = gs_error(GS_ERR_DATA, "IDX files disagree: '%s' has N = %u images, '%s' has N = %u labels",
+                      images, im_dims[0], labels, lb_dims[0]);
+
+    const uint64_t N = im_dims[0], width = (uint64_t)im_dims[1] * im_dims[2];
+    const uint64_t rows_per_chunk = width >= CHUNK_BYTES ? 1 : (CHUNK_BYTES / width < N ? CHUNK_BYTES / width : N);
+    unsigned char *buf = NULL;
+    hid_t file = -1, x = -1, y = -1;
+    if (!st && !(buf = gs_malloc(rows_per_chunk * width > N ? rows_per_chunk * width : N, 1, "IDX conversion buffer")))
+        st = GS_ERR_RUNTIME;
+    if (!st && (file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        st = gs_error(GS_ERR_DATA, "cannot create '%s' (HDF5 H5Fcreate failed)", tmp);
+    if (!st) {
+        hsize_t xd[2] = {N, width}, xc[2] = {rows_per_chunk, width};
+        hsize_t yd[1] = {N}, yc[1] = {N < CHUNK_BYTES ? N : CHUNK_BYTES};
+        if ((x = create_u8(file, "X", 2, xd, xc)) < 0)
+            st = h5_fail(tmp, "H5Dcreate2 of /X");
+        else if ((y = create_u8(file, "y", 1, yd, yc)) < 0)
+            st = h5_fail(tmp, "H5Dcreate2 of /y");
+        else if (write_string_attr(file, "source_images", images) < 0
+                 || write_string_attr(file, "source_labels", labels) < 0
+                 || write_string_attr(file, "format", "gradscope-input") < 0)
+            st = h5_fail(tmp, "H5Acreate2/H5Awrite of the source attributes");
+    }
+    /* images stream through in chunks of rows; labels are small */
+    for (uint64_t lo = 0; !st && lo < N; lo += rows_per_chunk) {
+        uint64_t n = N - lo < rows_per_chunk ? N - lo : rows_per_chunk;
+        if (!(st = idx_read(&im, buf, n * width, 0)) && write_rows(x, lo, n, width, buf) < 0)
+            st = h5_fail(tmp, "H5Dwrite of /X");
+    }
+    if (!st)
+        st = idx_check_end(&im);
+    if (!st && !(st = idx_read(&lb, buf, N, 0)) && write_rows(y, 0, N, 0, buf) < 0)
+        st = h5_fail(tmp, "H5Dwrite of /y");
+    if (!st)
+        st = idx_check_end(&lb);
+
+    if (y >= 0 && H5Dclose(y) < 0 && !st)
+        st = h5_fail(tmp, "H5Dclose of /y");
+    if (x >= 0 && H5Dclose(x) < 0 && !st)
+        st = h5_fail(tmp, "H5Dclose of /X");
+    if (file >= 0 && H5Fclose(file) < 0 && !st)
+        st = h5_fail(tmp, "H5Fclose");
+    free(buf);
+    gzclose(im.gz);
+    if (lb.gz)
+        gzclose(lb.gz);
+
+    if (!st) {
+        int fd = open(tmp, O_RDONLY);
+        if (fd < 0 || fsync(fd) != 0)
+            st = gs_error(GS_ERR_DATA, "cannot sync '%s': %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!st && rename(tmp, out_h5) != 0)
+        st = gs_error(GS_ERR_DATA, "cannot rename '%s' to '%s': %s", tmp, out_h5, strerror(errno));
+    if (st && file >= 0)
+        unlink(tmp);
+    return st;
+}
