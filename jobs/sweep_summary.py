@@ -12,7 +12,8 @@ Columns:
   test_acc                 accuracy of the last evaluation (/history/eval/accuracy)
   g1/gL                    first-layer over last-layer gradient norm at the last
                            statistics record (/history/stats/grad_norm): far below
-                           1 = vanishing towards the input, far above = exploding
+                           1 = vanishing towards the input, far above = exploding;
+                           0/0 when both are zero (e.g. init = zeros)
   verdicts                 one letter per layer, input side first, from
                            /history/stats/verdict (legend below the table)
   status                   done | diverged (non-finite, read from its incident
@@ -41,8 +42,8 @@ ACT_ORDER = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
 def text(x):
     if isinstance(x, bytes):
         return x.decode("utf-8", "replace")
-    if isinstance(x, np.ndarray) and x.shape == ():
-        return text(x[()])
+    if isinstance(x, np.ndarray) and x.size == 1:
+        return text(x.reshape(())[()])  # a scalar or one-element string dataset
     return str(x)
 
 
@@ -124,6 +125,7 @@ def read_run(run_dir):
                     last = g[-1]
                     row["ratio"] = float(last[0] / last[-1]) if last[-1] != 0 else \
                         (math.inf if last[0] != 0 else math.nan)
+                    row["zero_grads"] = bool(last[0] == 0 and last[-1] == 0)
             if "history/stats/verdict" in f:
                 v = [text(x) for x in f["history/stats/verdict"][()]]
                 row["verdicts"] = "".join(LETTER.get(x, "?") for x in v)
@@ -161,7 +163,8 @@ def print_table(rows, out=sys.stdout):
         body.append([r["init"], r["activation"],
                      r["depth"] + (f" ({r['n_hidden']})" if r["n_hidden"] is not None and not r["depth"].isdigit() else ""),
                      "-" if r["step"] is None else str(r["step"]),
-                     fmt(r["loss"], ".4f"), fmt(r["test_acc"], ".4f"), fmt(r["ratio"], ".2e"),
+                     fmt(r["loss"], ".4f"), fmt(r["test_acc"], ".4f"),
+                     "0/0" if r.get("zero_grads") else fmt(r["ratio"], ".2e"),
                      r["verdicts"] or "-", r["status"]])
     w = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     line = lambda cells: "  ".join(c.ljust(w[i]) if i in (0, 1, 2, 7, 8) else c.rjust(w[i])
@@ -184,12 +187,14 @@ def draw_png(rows, path):
                   key=lambda c: (c[1], ACT_ORDER.index(c[0]) if c[0] in ACT_ORDER else 99, c[0]))
     ratio = np.full((len(inits), len(cols)), np.nan)
     acc = np.full((len(inits), len(cols)), np.nan)
+    zero = np.zeros((len(inits), len(cols)), bool)
     for r in rows:
         i = inits.index(r["init"])
         j = cols.index((r["activation"], r["n_hidden"] if r["n_hidden"] is not None else -1, r["depth"]))
         if r["ratio"] > 0 and math.isfinite(r["ratio"]):
             ratio[i, j] = math.log10(r["ratio"])
         acc[i, j] = r["test_acc"]
+        zero[i, j] = bool(r.get("zero_grads"))
     labels = [f"{a}\n{d}" for a, _, d in cols]
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(cols) + 3), 1.0 * len(inits) + 2.5))
     panels = [(ratio, "log10(first / last layer gradient norm)", "RdBu_r", None),
@@ -205,8 +210,8 @@ def draw_png(rows, path):
         ax.set_title(title, fontsize=10)
         for i in range(len(inits)):
             for j in range(len(cols)):
-                ax.text(j, i, "-" if np.isnan(m[i, j]) else f"{m[i, j]:.2f}", ha="center", va="center",
-                        fontsize=8, color="black")
+                label = f"{m[i, j]:.2f}" if not np.isnan(m[i, j]) else ("0/0" if m is ratio and zero[i, j] else "-")
+                ax.text(j, i, label, ha="center", va="center", fontsize=8, color="black")
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle("gradscope sweep: init x activation x depth")
     fig.tight_layout()

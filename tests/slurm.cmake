@@ -27,7 +27,11 @@ foreach(t IN ITEMS "slurm_cluster;test_slurm_cluster.sh;60"
   list(GET t 0 name)
   list(GET t 1 script)
   list(GET t 2 timeout)
-  list(SUBLIST t 3 -1 args)
+  set(args "")
+  list(LENGTH t n)
+  if(n GREATER 3)
+    list(SUBLIST t 3 -1 args)
+  endif()
   gs_script_test(${name} ${script} ${args})
   set_tests_properties(${name} PROPERTIES
     FIXTURES_REQUIRED slurm_cluster RESOURCE_LOCK slurm_cluster

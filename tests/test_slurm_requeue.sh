@@ -15,10 +15,10 @@ need_gradscope
 workdir requeue
 export GS_LAUNCH=${1:-mpirun}
 
-# Long enough (a few seconds) that the signal lands mid-run.
-STEPS=${GS_REQUEUE_STEPS:-1500}
-write_config run.ini "$WORK/ckpt" "max_steps = $STEPS" "epochs = 1000"
-sed -i 's/^layers = .*/layers = 2, 64, 64, 64, 3/; s/^n_train = .*/n_train = 4096/; s/^log_every = .*/log_every = 25/' run.ini
+# Long enough (about 5 s on 2 cores) that the signal lands mid-run.
+STEPS=${GS_REQUEUE_STEPS:-1000}
+write_config run.ini "$WORK/ckpt" train.max_steps=$STEPS train.epochs=1000 train.log_every=25 \
+  "model.layers=2, 128, 128, 128, 3" data.n_train=8192 train.batch_size=256 checkpoint.every_steps=250
 submit --ntasks=2 --time=3 --output="$WORK/job.out" --job-name=gs-requeue \
   "$GS_SRC/jobs/slurm/train.sbatch" run.ini
 echo "job $JOB submitted ($(elapsed))"
@@ -54,6 +54,10 @@ grep -q 'gradscope exited with status 75' job.out || { show_job "$JOB" job.out; 
 echo "stopped at step $stop_step with status 75 and requeued ($(elapsed))"
 
 # 3. Release it now instead of after Slurm's requeue hold; it must finish.
+# Not within the second of the requeue: slurmd revokes the old run's job
+# credential with a 1-second timestamp and refuses ("Job credential
+# revoked") a new one from the same second, which fails the job for good.
+sleep 2
 timeout 10 scontrol update JobId="$JOB" StartTime=now || fail "scontrol update StartTime=now failed"
 wait_done "$JOB" 60 "$WORK/job.out"
 echo "rerun completed ($(elapsed))"

@@ -73,7 +73,7 @@ case $mode in
     [[ -n ${GRADSCOPE_BIN:-} && -x $GRADSCOPE_BIN ]] || fail "GRADSCOPE_BIN is not set (run through ctest)"
     . "$here/slurm/lib.sh"   # write_config, same_weights, latest_ckpt
     cd "$dir" || fail "cd $dir"
-    write_config run.ini "$dir/unused" "max_steps = 24"
+    write_config run.ini "$dir/unused" train.max_steps=24
     mpirun_2hosts "$GRADSCOPE_BIN" train run.ini --set "checkpoint.dir=$dir/two" >two.log 2>&1 ||
       { cat two.log; fail "training across two hosts failed"; }
     grep -q . two.log && tail -n 3 two.log

@@ -113,9 +113,9 @@ submit() {
 }
 
 # A small training config: 2 -> 32 -> 32 -> 3 on the built-in spiral set.
-# write_config FILE CKPT_DIR [EXTRA INI LINES appended to [train]...]
+# write_config FILE CKPT_DIR [section.key=value...]  (replaces or adds keys)
 write_config() {
-  local file=$1 dir=$2
+  local file=$1 dir=$2 kv
   shift 2
   cat >"$file" <<EOF
 [model]
@@ -134,7 +134,6 @@ epochs = 4
 batch_size = 64
 seed = 7
 log_every = 8
-$(printf '%s\n' "$@")
 
 [optimizer]
 lr = 0.1
@@ -145,6 +144,22 @@ dir = $dir
 every_steps = 16
 keep = 3
 EOF
+  for kv in "$@"; do ini_set "$file" "$kv" || return 1; done
+}
+
+# ini_set FILE section.key=value: replace the key in its section, or add it
+# at the end of the section (gradscope rejects a key given twice).
+ini_set() {
+  local file=$1 sec=${2%%.*} rest=${2#*.}
+  local key=${rest%%=*} val=${rest#*=}
+  [[ $2 == *.*=* ]] || { echo "ini_set: '$2' is not section.key=value" >&2; return 1; }
+  awk -v sec="$sec" -v key="$key" -v val="$val" '
+    function flush() { if (insec && !done) { print key " = " val; done = 1 } }
+    /^\[/ { flush(); insec = ($0 == "[" sec "]") }
+    insec && $1 == key && ($2 == "=" || substr($1, length(key) + 1, 1) == "=") { print key " = " val; done = 1; next }
+    { print }
+    END { flush(); if (!done) { print "[" sec "]"; print key " = " val } }
+  ' "$file" >"$file.tmp" && mv "$file.tmp" "$file"
 }
 
 # same_weights A.h5 B.h5: every /model and /optimizer dataset bitwise equal.
