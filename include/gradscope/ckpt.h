@@ -49,4 +49,27 @@ int ckpt_read_config(const char *path, char **text);
  * fills path, or 1 when there is none (start fresh). */
 int ckpt_find_latest(const char *dir, char *path, size_t path_size);
 
+/* ---- additions for inspect, resume and tests ---------------------------- */
+
+/* What a checkpoint says about its model, read without a net or a config. */
+typedef struct {
+    int format_version;
+    int n_layers;
+    int n_in[GS_MAX_LAYERS], n_out[GS_MAX_LAYERS];
+    char act[GS_MAX_LAYERS][GS_NAME_MAX];   /* the weight's "activation" attribute */
+    char init[GS_MAX_LAYERS][GS_NAME_MAX];  /* the weight's "init" attribute */
+    char version[GS_NAME_MAX];              /* gradscope_version of the writer */
+    char created[GS_NAME_MAX];              /* ISO-8601 UTC */
+} gs_ckpt_info;
+
+/* Read the header, layer table, state and (if hist is non-NULL) the
+ * histories, validating shapes and counts; hist is (re)initialized to the
+ * file's layer count. state may be NULL. Returns 0 or GS_ERR_CKPT. */
+int ckpt_read_info(const char *path, gs_ckpt_info *info, gs_history *hist, gs_train_state *state);
+
+/* Full check of one file: format, version, structure, and every byte of
+ * every dataset read back through its fletcher32 checksum. Returns 0 or
+ * GS_ERR_CKPT with a message that starts with the path. */
+int ckpt_verify(const char *path);
+
 #endif

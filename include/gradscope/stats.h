@@ -51,6 +51,24 @@ void stats_compute(const gs_net *net, const gs_act_acc *acc, const double *upd_s
 /* Per-layer verdicts (n_layers) from the statistics and the thresholds in cfg. */
 void stats_diagnose(const gs_net *net, const gs_config *cfg, const float *st, int *verdict);
 
+/* Added for inspect and tests: the verdict of one layer from its statistics
+ * alone, so that a stored record can be re-diagnosed without the net. */
+typedef struct {
+    double vanish_ratio, explode_ratio, explode_norm;
+    double saturated_fraction, dead_fraction, symmetric_tol;
+} gs_stats_thresholds;
+
+void stats_thresholds_from_cfg(const gs_config *cfg, gs_stats_thresholds *th);
+
+/* s: one layer's row of st (GS_N_STATS). is_last: the output layer (ratio 1
+ * by definition). symmetric / weights_finite: what stats_diagnose measures on
+ * the weights (pass 0 / 1 when the weights are not at hand). */
+gs_verdict stats_verdict_of(const float *s, int is_last, int symmetric, int weights_finite,
+                            const gs_stats_thresholds *th);
+
+/* The verdict named `name`, or -1. */
+int stats_verdict_from_name(const char *name);
+
 /* The growing history a run records and a checkpoint stores. */
 typedef struct {
     int n_layers;
@@ -67,6 +85,10 @@ typedef struct {
 
 int hist_init(gs_history *h, int n_layers);
 void hist_free(gs_history *h);
+/* Make room for n_loss losses, n_eval evaluations and n_rec stats records
+ * in total, so that a driver calling it before training allocates nothing
+ * in the step loop. */
+int hist_reserve(gs_history *h, int64_t n_loss, int64_t n_eval, int64_t n_rec);
 int hist_push_loss(gs_history *h, float loss);
 int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float acc);
 /* st is (n_layers, GS_N_STATS) as stats_compute writes it. */

@@ -1,0 +1,33 @@
+/*
+ * ckpt_internal.h — what ckpt.c (write) and ckpt_read.c (read, verify,
+ * find) share: HDF5 error silencing and messages, and the file names.
+ */
+#ifndef GRADSCOPE_CKPT_INTERNAL_H
+#define GRADSCOPE_CKPT_INTERNAL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CKPT_LAYER_FMT "layer_%03d"   /* /model/layer_000 ... */
+#define CKPT_PREFIX "ckpt"            /* DIR/ckpt_00000040.h5 */
+#define CKPT_LATEST "latest"          /* DIR/latest holds the file name of the newest */
+
+/* HDF5 prints its error stack by default; gradscope reports its own
+ * messages. Save the handler and silence it; restore it before returning. */
+typedef struct {
+    H5E_auto2_t func;
+    void *data;
+} ckpt_h5_quiet;
+
+void ckpt_h5_silence(ckpt_h5_quiet *q);
+void ckpt_h5_restore(const ckpt_h5_quiet *q);
+
+/* The most specific message on the HDF5 error stack (for an OS failure the
+ * strerror text, e.g. "No space left on device"), written to buf. */
+const char *ckpt_h5_why(char *buf, size_t n);
+
+/* 1 and *step if `name` is PREFIX_<digits>.h5 (nothing before or after). */
+int ckpt_parse_name(const char *name, const char *prefix, long long *step);
+
+#endif

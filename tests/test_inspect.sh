@@ -1,0 +1,69 @@
+#!/bin/bash
+# test_inspect.sh — the checkpoint from outside: `gradscope inspect` (table,
+# --json, exit 4 on a bad file), h5dump and h5py reading the documented
+# paths, and jobs/plot_checkpoint.py writing a PNG.
+#   $1: the test_ckpt_inspect program (writes the fixture with --make DIR)
+set -u
+MAKE=$1
+BIN=${GRADSCOPE_BIN:?GRADSCOPE_BIN not set}
+SRC=${GRADSCOPE_SRC:?GRADSCOPE_SRC not set}
+T=$(mktemp -d /tmp/gs_inspect_sh.XXXXXX)
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+CKPT=$("$MAKE" --make "$T/run") || { echo "FAIL: could not make the fixture" >&2; exit 1; }
+
+"$BIN" inspect "$CKPT" > "$T/out.txt" 2> "$T/err.txt"; rc=$?
+[ $rc -eq 0 ] || fail "inspect exit $rc: $(cat "$T/err.txt")"
+grep -q "verdict" "$T/out.txt" && grep -q "layer 0: vanishing" "$T/out.txt" || fail "table missing: $(cat "$T/out.txt")"
+
+"$BIN" inspect "$CKPT" --json > "$T/out.json"; rc=$?
+[ $rc -eq 0 ] || fail "inspect --json exit $rc"
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["layers"][0]["verdict"] == "vanishing", d' < "$T/out.json" \
+  || fail "--json does not parse or lacks the verdict"
+
+head -c 2000 "$CKPT" > "$T/cut.h5"
+"$BIN" inspect "$T/cut.h5" > /dev/null 2> "$T/err.txt"; rc=$?
+[ $rc -eq 4 ] || fail "truncated file: exit $rc, want 4"
+grep -q "cut.h5" "$T/err.txt" || fail "no message naming the file: $(cat "$T/err.txt")"
+"$BIN" inspect > /dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "no argument: exit $rc, want 2"
+
+if command -v h5dump > /dev/null; then
+  h5dump -H "$CKPT" > "$T/dump.txt" 2>&1 || fail "h5dump -H failed: $(head -5 "$T/dump.txt")"
+  grep -q 'DATASET "/model/layer_000/weight"\|DATASET "weight"' "$T/dump.txt" || fail "h5dump does not show the weights"
+  h5dump -d /config "$CKPT" > /dev/null 2>&1 || fail "h5dump -d /config failed"
+fi
+
+/usr/bin/python3 - "$CKPT" <<'PY' || fail "h5py cannot read the documented layout"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+assert f.attrs["format"] == b"gradscope-checkpoint", f.attrs["format"]
+assert int(f.attrs["format_version"]) == 1
+assert f.attrs["seed"].dtype == np.uint64
+L = f["model/layer_names"].shape[0]
+for l in range(L):
+    n = "layer_%03d" % l
+    assert f["model/layer_names"][l] == n.encode()
+    w, b = f["model/%s/weight" % n], f["model/%s/bias" % n]
+    assert w.dtype == np.float32 and w.ndim == 2 and b.shape == (w.shape[0],)
+    assert w.fletcher32 and w.chunks
+    assert f["optimizer/momentum/%s/weight" % n].shape == w.shape
+    assert w.attrs["activation"] in (b"sigmoid", b"relu", b"identity")
+n_rec = f["history/stats/step"].shape[0]
+for k in ["grad_norm", "grad_mean", "grad_std", "grad_absmax", "bias_grad_norm", "weight_norm", "update_ratio",
+          "act_mean", "act_std", "saturated_fraction", "dead_fraction", "ratio_to_last"]:
+    assert f["history/stats/" + k].shape == (n_rec, L), k
+assert f["history/stats/verdict"][0] == b"vanishing"
+assert "[model]" in f["config"][0].decode()
+assert f["state/step"][0] == f.attrs["step"] == 120
+PY
+
+/usr/bin/python3 "$SRC/jobs/plot_checkpoint.py" "$CKPT" -o "$T/plot.png" > /dev/null 2> "$T/err.txt" \
+  || fail "plot_checkpoint.py failed: $(cat "$T/err.txt")"
+[ "$(head -c 4 "$T/plot.png" | tail -c 3)" = "PNG" ] || fail "plot is not a PNG"
+/usr/bin/python3 "$SRC/jobs/plot_checkpoint.py" "$T/cut.h5" -o "$T/bad.png" > /dev/null 2>&1
+[ $? -eq 4 ] || fail "plot of a bad file should exit 4"
+
+if [ $fails -eq 0 ]; then rm -rf "$T"; echo "test_inspect.sh: ok"; else echo "test_inspect.sh: $fails failure(s), files in $T" >&2; fi
+[ $fails -eq 0 ]
