@@ -23,6 +23,7 @@ foreach(t IN ITEMS "slurm_cluster;test_slurm_cluster.sh;60"
                    "slurm_train;test_slurm_train.sh;90"
                    "slurm_train_srun;test_slurm_train.sh;90;srun"
                    "slurm_requeue;test_slurm_requeue.sh;150"
+                   "slurm_requeue_srun;test_slurm_requeue.sh;150;srun"
                    "slurm_sweep;test_slurm_sweep.sh;150")
   list(GET t 0 name)
   list(GET t 1 script)

@@ -8,15 +8,18 @@
 #     120 s hold), the rerun sees SLURM_RESTART_COUNT=1, resumes and finishes;
 #  4. its final weights and momentum equal, bit for bit, those of the same
 #     config trained without interruption on 2 ranks.
+#
+#   test_slurm_requeue.sh [mpirun|srun]   the launch mode (train.sbatch's GS_LAUNCH):
+#   mpirun forwards the script's USR1 to the ranks, srun does the same for its tasks
 set -u
 . "$(dirname "$0")/slurm/lib.sh"
+export GS_LAUNCH=${1:-mpirun}
 slurm_setup
 need_gradscope
-workdir requeue
-export GS_LAUNCH=${1:-mpirun}
+workdir "requeue-$GS_LAUNCH"
 
-# Long enough (about 5 s on 2 cores) that the signal lands mid-run.
-STEPS=${GS_REQUEUE_STEPS:-1000}
+# Long enough (about 3 s on 2 idle cores) that the signal lands mid-run.
+STEPS=${GS_REQUEUE_STEPS:-600}
 write_config run.ini "$WORK/ckpt" train.max_steps=$STEPS train.epochs=1000 train.log_every=25 \
   "model.layers=2, 128, 128, 128, 3" data.n_train=8192 train.batch_size=256 checkpoint.every_steps=250
 submit --ntasks=2 --time=3 --output="$WORK/job.out" --job-name=gs-requeue \
@@ -72,4 +75,4 @@ timeout 120 "${GRADSCOPE_MPIEXEC:-mpirun}" -np 2 env OPENBLAS_NUM_THREADS=1 "$GR
 echo "uninterrupted run done ($(elapsed))"
 same_weights "$(latest_ckpt "$WORK/ckpt")" "$(latest_ckpt "$WORK/ref")" ||
   fail "resumed weights differ from the uninterrupted run"
-echo "PASS: USR1 -> checkpoint at step $stop_step -> exit 75 -> requeue -> resume -> bitwise equal final weights ($(elapsed))"
+echo "PASS ($GS_LAUNCH): USR1 -> checkpoint at step $stop_step -> exit 75 -> requeue -> resume -> bitwise equal final weights ($(elapsed))"
