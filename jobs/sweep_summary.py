@@ -187,14 +187,15 @@ def draw_png(rows, path):
                   key=lambda c: (c[1], ACT_ORDER.index(c[0]) if c[0] in ACT_ORDER else 99, c[0]))
     ratio = np.full((len(inits), len(cols)), np.nan)
     acc = np.full((len(inits), len(cols)), np.nan)
-    zero = np.zeros((len(inits), len(cols)), bool)
+    note = np.full((len(inits), len(cols)), "-", dtype=object)  # label of an empty ratio cell
     for r in rows:
         i = inits.index(r["init"])
         j = cols.index((r["activation"], r["n_hidden"] if r["n_hidden"] is not None else -1, r["depth"]))
         if r["ratio"] > 0 and math.isfinite(r["ratio"]):
             ratio[i, j] = math.log10(r["ratio"])
         acc[i, j] = r["test_acc"]
-        zero[i, j] = bool(r.get("zero_grads"))
+        note[i, j] = "diverged" if r["status"] == "diverged" else "0/0" if r.get("zero_grads") else \
+            "0" if r["ratio"] == 0 else "-"
     labels = [f"{a}\n{d}" for a, _, d in cols]
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(cols) + 3), 1.0 * len(inits) + 2.5))
     panels = [(ratio, "log10(first / last layer gradient norm)", "RdBu_r", None),
@@ -210,7 +211,7 @@ def draw_png(rows, path):
         ax.set_title(title, fontsize=10)
         for i in range(len(inits)):
             for j in range(len(cols)):
-                label = f"{m[i, j]:.2f}" if not np.isnan(m[i, j]) else ("0/0" if m is ratio and zero[i, j] else "-")
+                label = f"{m[i, j]:.2f}" if not np.isnan(m[i, j]) else (note[i, j] if m is ratio else "-")
                 ax.text(j, i, label, ha="center", va="center", fontsize=8, color="black")
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle("gradscope sweep: init x activation x depth")
