@@ -164,7 +164,7 @@ static void print_verdict_changes(gs_trainer *t)
         if (t->verdict[l] != t->prev_verdict[l]) {
             const float *st = t->st + (size_t)l * GS_N_STATS;
             printf("  diagnosis step %lld: layer %d %s%s%s (grad norm %.3g, ratio to last %.3g, saturated %.2f, "
-                   "dead %.2f)\n", (long long)t->state.step, l,
+                   "dead %.2f)\n", (long long)t->hist.rec_step[t->hist.n_rec - 1], l,
                    t->prev_verdict[l] >= 0 ? stats_verdict_name(t->prev_verdict[l]) : "",
                    t->prev_verdict[l] >= 0 ? " -> " : "", stats_verdict_name(t->verdict[l]),
                    st[GS_ST_GRAD_NORM], st[GS_ST_RATIO_TO_LAST], st[GS_ST_SATURATED], st[GS_ST_DEAD]);
@@ -360,7 +360,8 @@ int cmd_train(int argc, char **argv)
     watchdog_phase("start-up", 0);
     rc = trainer_create(&t, &cfg, &d);
     if (rc) {
-        int mine = gs_last_error()[0] && strcmp(gs_last_error(), "unknown error") ? rc : 0;
+        /* a rank that only heard of another rank's failure says nothing */
+        int mine = strncmp(gs_last_error(), "another rank", 12) ? rc : 0;
         if (rc == GS_ERR_USAGE && d.rank != 0)
             mine = 0; /* config-level problems are the same on every rank: say it once */
         finish(&d, mine, rc, rc == GS_ERR_USAGE ? "config error" : rc == GS_ERR_DATA ? "data error" : "error");

@@ -44,7 +44,7 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
     t->total_steps = (int64_t)cfg->epochs * t->steps_per_epoch;
     if (cfg->max_steps >= 0 && cfg->max_steps < t->total_steps)
         t->total_steps = cfg->max_steps;
-    t->max_local = (int)((B + d->size - 1) / d->size);
+    t->max_local = (int)data_max_local_rows(t->train);
 
     t->net = net_create(cfg, t->max_local);
     rc = t->net ? 0 : GS_ERR_RUNTIME;
@@ -65,6 +65,10 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
         rc = act_acc_create(&t->acc, net);
     if (!rc)
         rc = hist_init(&t->hist, L);
+    if (!rc) /* the whole run's history up front: the step loop never grows it */
+        rc = hist_reserve(&t->hist, t->total_steps + 1,
+                          (cfg->eval_every > 0 ? cfg->epochs / cfg->eval_every : 0) + 2,
+                          t->total_steps / cfg->stats_every + 2);
     if (!rc) {
         t->b_sq = t->w_sq + L;
         t->upd_sq = t->w_sq + 2 * L;
