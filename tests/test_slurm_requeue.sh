@@ -51,7 +51,7 @@ while :; do
   sleep 0.2
 done
 stop_step=$(sed -n 's/.*stopped by a signal at step \([0-9]*\).*/\1/p' job.out | head -n1)
-grep -q 'gradscope exited with status 75' job.out || { show_job "$JOB" job.out; fail "no exit status 75 in the log"; }
+grep -q '(gradscope) exited with status 75' job.out || { show_job "$JOB" job.out; fail "no exit status 75 in the log"; }
 [[ -n $stop_step && $stop_step -lt $STEPS ]] ||
   { show_job "$JOB" job.out; fail "gradscope did not stop early (stop step '${stop_step}' of $STEPS)"; }
 echo "stopped at step $stop_step with status 75 and requeued ($(elapsed))"
@@ -67,7 +67,7 @@ echo "rerun completed ($(elapsed))"
 cat job.out
 grep -qE '(^|[^0-9A-Z_])SLURM_RESTART_COUNT=1([^0-9]|$)' job.out || fail "the rerun's SLURM_RESTART_COUNT=1 is not in the log"
 grep -qE "^resume: .*step $stop_step[^0-9]" job.out || fail "the rerun did not resume from step $stop_step"
-[[ $(grep -c 'gradscope exited with status 0' job.out) == 1 ]] || fail "expected one clean finish in the log"
+[[ $(grep -c '(gradscope) exited with status 0' job.out) == 1 ]] || fail "expected one clean finish in the log"
 
 # 4. The same training, uninterrupted, on 2 ranks.
 timeout 120 "${GRADSCOPE_MPIEXEC:-mpirun}" -np 2 env OPENBLAS_NUM_THREADS=1 "$GRADSCOPE_BIN" train run.ini \

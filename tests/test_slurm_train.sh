@@ -19,7 +19,7 @@ echo "job $JOB completed ($(elapsed))"
 cat job.out
 
 grep -q 'SLURM_RESTART_COUNT=0' job.out || fail "the log does not show the first run (SLURM_RESTART_COUNT=0)"
-grep -q 'gradscope exited with status 0' job.out || fail "the log does not show gradscope's exit status 0"
+grep -q '(gradscope) exited with status 0' job.out || fail "the log does not show gradscope's exit status 0"
 grep -q 'requeue' job.out && fail "a finished job must not requeue itself"
 ck=$(latest_ckpt "$WORK/ckpt")
 [[ -f $ck ]] || fail "no checkpoint in $WORK/ckpt"
@@ -38,4 +38,14 @@ assert f["history/loss"].shape[0] == step, f"history/loss has {f['history/loss']
 json.load(open(sys.argv[2]))
 print(f"checkpoint: step {step}, n_ranks {n_ranks}; inspect --json parses")
 PY
+# A config error fails the job before any rank starts, with the message in the log.
+if [[ $GS_LAUNCH == mpirun ]]; then
+  submit --ntasks=2 --time=1 --output="$WORK/bad.out" --job-name=gs-bad \
+    "$GS_SRC/jobs/slurm/train.sbatch" run.ini --set train.no_such_key=1
+  wait_state "$JOB" 30 "$WORK/bad.out" FAILED COMPLETED CANCELLED TIMEOUT
+  [[ $JOB_STATE == FAILED && $(job_field "$JOB" ExitCode) == 2:0 ]] ||
+    { show_job "$JOB" bad.out; fail "a bad config should fail the job with exit code 2"; }
+  grep -q 'no_such_key' bad.out || { cat bad.out; fail "the config error is not in the job's log"; }
+  echo "bad config: job failed with exit code 2 and said why"
+fi
 echo "PASS: train.sbatch with 2 tasks (${GS_LAUNCH:-mpirun}) completed and left a readable checkpoint ($(elapsed))"
