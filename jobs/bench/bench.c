@@ -200,7 +200,7 @@ static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts
 
 int main(int argc, char **argv)
 {
-    bench_choose_kernel(argv);
+    gs_blas_choose_kernel(argv);
     bench_opts o = { .steps = 30, .warmup = 4, .threads = 1, .overlap_mode = 2, .n_train = 16384 };
     const char *models;
     const char **configs = calloc((size_t)argc, sizeof *configs);

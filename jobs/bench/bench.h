@@ -37,10 +37,6 @@ typedef struct {
     double rss_est_parts[5];      /* params+grads+momentum, activations, data, staging, other */
 } bench_result;
 
-/* Re-execute with OPENBLAS_CORETYPE set when OpenBLAS fell back to a generic
- * kernel on an AVX-512 / AVX2 CPU (the policy of `gradscope`, src/main.c). */
-void bench_choose_kernel(char **argv);
-
 /* Sum of the medians of each GEMM of one step on `local_batch` rows, the
  * slowest rank's. Collective. */
 int bench_blas_bound(const gs_config *cfg, int local_batch, const gs_dist *d, double *seconds);

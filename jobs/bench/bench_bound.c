@@ -21,31 +21,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-void bench_choose_kernel(char **argv)
-{
-    if (getenv("OPENBLAS_CORETYPE") || getenv("GRADSCOPE_CORETYPE_SET") || getenv("GRADSCOPE_KEEP_BLAS_KERNEL"))
-        return;
-    const char *core = gs_blas_corename();
-    static const char *generic[] = { "Prescott", "Core2", "Nehalem", "generic", "unknown", "Sandybridge" };
-    int is_generic = 0;
-    for (size_t i = 0; i < sizeof generic / sizeof *generic; i++)
-        is_generic |= !strcasecmp(core, generic[i]);
-    if (!is_generic)
-        return;
-    const char *want = NULL;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-        want = "SkylakeX";
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        want = "Haswell";
-    if (!want)
-        return;
-    setenv("OPENBLAS_CORETYPE", want, 1);
-    setenv("GRADSCOPE_CORETYPE_SET", core, 1);
-    execv("/proc/self/exe", argv);
-    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with the kernel we have */
-}
-
 double bench_median(double *x, int n)
 {
     for (int i = 1; i < n; i++) /* insertion sort: n is small */
