@@ -36,6 +36,9 @@
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Open MPI refuses root unless told, and more ranks than cores need oversubscribe.
+if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+export OMPI_MCA_rmaps_base_oversubscribe=${OMPI_MCA_rmaps_base_oversubscribe:-1}
 read -r -a inits <<<"${SWEEP_INITS:-zeros normal xavier_normal he_normal}"
 read -r -a acts <<<"${SWEEP_ACTS:-sigmoid tanh relu}"
 read -r -a depths <<<"${SWEEP_DEPTHS:-shallow deep}"
