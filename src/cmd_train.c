@@ -252,8 +252,6 @@ static int run(gs_trainer *t, const char *resume_spec)
         rows_since_log += cfg->batch_size;
         if (t->state.step % cfg->log_every == 0 || t->state.step == t->total_steps) {
             double now = gs_now();
-            const gs_layer *first = &t->net->layer[0];
-            (void)first;
             R0(t) {
                 printf("epoch %lld step %lld/%lld loss %.4f", (long long)epoch + 1, (long long)t->state.step,
                        (long long)t->total_steps, loss_sum / n_log);
