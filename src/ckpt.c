@@ -17,7 +17,6 @@
 #include "gradscope/common.h"
 #include "ckpt_internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -462,46 +461,18 @@ static int write_latest(const char *dir, const char *name)
     return fsync_path(dir, 1);
 }
 
-static int cmp_desc(const void *a, const void *b)
-{
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x < y) - (x > y);
-}
-
 /* Keep the checkpoint of `step` and the newest keep-1 older ones; remove
  * leftovers of interrupted writes. Files of later steps (from a run that
  * was resumed from an earlier checkpoint) are left alone: a rewrite of that
  * step replaces them. Failing to remove is a warning, not a failed write. */
 static void prune(const char *dir, long long step, int keep)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    long long *steps = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
+    size_t n_all, n = 0;
+    long long *steps = ckpt_list_steps(dir, 1, &n_all);
     char p[GS_PATH_MAX + 300];
-    while ((e = readdir(d))) {
-        long long s;
-        size_t len = strlen(e->d_name);
-        if (len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0 && strncmp(e->d_name, CKPT_PREFIX "_", 5) == 0) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p); /* a crashed write's .tmp: never a valid checkpoint */
-            continue;
-        }
-        if (!ckpt_parse_name(e->d_name, CKPT_PREFIX, &s) || s >= step)
-            continue;
-        if (n == cap) {
-            long long *q = realloc(steps, (cap = cap ? 2 * cap : 16) * sizeof *q);
-            if (!q)
-                break;
-            steps = q;
-        }
-        steps[n++] = s;
-    }
-    closedir(d);
-    if (n > 1)
-        qsort(steps, n, sizeof *steps, cmp_desc);
+    for (size_t i = 0; i < n_all; i++) /* the older ones, still newest first */
+        if (steps[i] < step)
+            steps[n++] = steps[i];
     for (size_t i = keep > 1 ? (size_t)keep - 1 : 0; i < n; i++) {
         snprintf(p, sizeof p, "%s/" CKPT_PREFIX "_%08lld.h5", dir, steps[i]);
         if (unlink(p) != 0)

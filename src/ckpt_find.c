@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void report_skip(const char *path)
 {
@@ -26,6 +27,42 @@ static int cmp_desc(const void *a, const void *b)
 {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return (x < y) - (x > y);
+}
+
+long long *ckpt_list_steps(const char *dir, int remove_tmp, size_t *n_out)
+{
+    *n_out = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    long long *steps = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    char p[GS_PATH_MAX + 300];
+    while ((e = readdir(d))) {
+        long long s;
+        size_t len = strlen(e->d_name);
+        if (remove_tmp && len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0 &&
+            strncmp(e->d_name, CKPT_PREFIX "_", 5) == 0) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p); /* a crashed write's .tmp: never a valid checkpoint */
+            continue;
+        }
+        if (!ckpt_parse_name(e->d_name, CKPT_PREFIX, &s))
+            continue;
+        if (n == cap) {
+            long long *q = realloc(steps, (cap = cap ? 2 * cap : 16) * sizeof *q);
+            if (!q)
+                break;
+            steps = q;
+        }
+        steps[n++] = s;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(steps, n, sizeof *steps, cmp_desc);
+    *n_out = n;
+    return steps;
 }
 
 int ckpt_find_latest(const char *dir, char *path, size_t path_size)
@@ -54,29 +91,12 @@ int ckpt_find_latest(const char *dir, char *path, size_t path_size)
     }
 
     /* 2. the others, newest step first */
-    DIR *d = opendir(dir);
-    if (!d)
-        return 1;
-    long long *steps = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        long long s;
-        if (!ckpt_parse_name(e->d_name, CKPT_PREFIX, &s) || s == tried)
-            continue;
-        if (n == cap) {
-            long long *q = realloc(steps, (cap = cap ? 2 * cap : 16) * sizeof *q);
-            if (!q)
-                break;
-            steps = q;
-        }
-        steps[n++] = s;
-    }
-    closedir(d);
-    if (n > 1)
-        qsort(steps, n, sizeof *steps, cmp_desc);
+    size_t n;
+    long long *steps = ckpt_list_steps(dir, 0, &n);
     int found = 1;
     for (size_t i = 0; i < n && found; i++) {
+        if (steps[i] == tried)
+            continue;
         snprintf(p, sizeof p, "%s/" CKPT_PREFIX "_%08lld.h5", dir, steps[i]);
         if (ckpt_verify(p) == 0 && (size_t)snprintf(path, path_size, "%s", p) < path_size)
             found = 0;

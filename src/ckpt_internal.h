@@ -30,4 +30,9 @@ const char *ckpt_h5_why(char *buf, size_t n);
 /* 1 and *step if `name` is PREFIX_<digits>.h5 (nothing before or after). */
 int ckpt_parse_name(const char *name, const char *prefix, long long *step);
 
+/* Steps of the DIR/ckpt_<step>.h5 files, newest first (malloc'd, *n
+ * entries; NULL and 0 when the directory cannot be read). With remove_tmp,
+ * leftovers of interrupted writes (ckpt_*.tmp) are deleted on the way. */
+long long *ckpt_list_steps(const char *dir, int remove_tmp, size_t *n);
+
 #endif

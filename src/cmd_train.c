@@ -179,7 +179,7 @@ static void print_verdict_changes(gs_trainer *t)
         if (t->verdict[l] != t->prev_verdict[l]) {
             const float *st = t->st + (size_t)l * GS_N_STATS;
             printf("  diagnosis step %lld: layer %d %s%s%s (grad norm %.3g, ratio to last %.3g, saturated %.2f, "
-                   "dead %.2f)\n", (long long)t->state.step, l,
+                   "dead %.2f)\n", (long long)t->hist.rec_step[t->hist.n_rec - 1], l,
                    t->prev_verdict[l] >= 0 ? stats_verdict_name(t->prev_verdict[l]) : "",
                    t->prev_verdict[l] >= 0 ? " -> " : "", stats_verdict_name(t->verdict[l]),
                    st[GS_ST_GRAD_NORM], st[GS_ST_RATIO_TO_LAST], st[GS_ST_SATURATED], st[GS_ST_DEAD]);
@@ -267,8 +267,6 @@ static int run(gs_trainer *t, const char *resume_spec)
         rows_since_log += cfg->batch_size;
         if (t->state.step % cfg->log_every == 0 || t->state.step == t->total_steps) {
             double now = gs_now();
-            const gs_layer *first = &t->net->layer[0];
-            (void)first;
             R0(t) {
                 printf("epoch %lld step %lld/%lld loss %.4f", (long long)epoch + 1, (long long)t->state.step,
                        (long long)t->total_steps, loss_sum / n_log);

@@ -68,11 +68,17 @@ int dist_bcast(const gs_dist *d, void *buf, size_t count, MPI_Datatype type, int
     return 0;
 }
 
+/* Large reductions go in pieces of at most 4 Mi elements: MPI counts are
+ * int, and Open MPI's ring allreduce mallocs a buffer the size of the
+ * message on every call (for a 10M-parameter model that is mapped,
+ * page-faulted and unmapped every step). */
+#define GS_ALLREDUCE_CHUNK ((size_t)1 << 22)
+
 static int allreduce_sum(const gs_dist *d, void *buf, size_t n, MPI_Datatype type, size_t esize)
 {
     char *p = buf;
     while (n > 0) {
-        int c = n > (size_t)1 << 30 ? 1 << 30 : (int)n;
+        int c = (int)(n > GS_ALLREDUCE_CHUNK ? GS_ALLREDUCE_CHUNK : n);
         if (mpi_check(MPI_Allreduce(MPI_IN_PLACE, p, c, type, MPI_SUM, d->comm), "MPI_Allreduce"))
             return GS_ERR_RUNTIME;
         p += (size_t)c * esize;

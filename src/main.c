@@ -1,7 +1,7 @@
 /*
  * main.c — the `gradscope` command: picks the subcommand, and before
  * anything else makes sure OpenBLAS runs its fast kernel on CPUs that the
- * loaded OpenBLAS does not recognise.
+ * loaded OpenBLAS does not recognise (gs_blas_choose_kernel).
  */
 #include "gradscope/blas.h"
 #include "gradscope/commands.h"
@@ -14,35 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* OpenBLAS reads OPENBLAS_CORETYPE when the library loads, i.e. before
- * main(). If it fell back to a generic kernel on a CPU with AVX-512 or AVX2,
- * set the variable and re-execute ourselves (before MPI_Init, so the MPI
- * launch environment is untouched). A value the user or the site set is
- * never overridden: some sites set it because a kernel is wrong on their CPU. */
-static void choose_blas_kernel(char **argv)
-{
-    if (getenv("OPENBLAS_CORETYPE") || getenv("GRADSCOPE_CORETYPE_SET") || getenv("GRADSCOPE_KEEP_BLAS_KERNEL"))
-        return;
-    const char *core = gs_blas_corename();
-    int generic = !strcasecmp(core, "Prescott") || !strcasecmp(core, "Core2") || !strcasecmp(core, "Nehalem") ||
-                  !strcasecmp(core, "generic") || !strcasecmp(core, "unknown") || !strcasecmp(core, "Sandybridge");
-    if (!generic)
-        return;
-    const char *want = NULL;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-        want = "SkylakeX";
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        want = "Haswell";
-    if (!want)
-        return;
-    setenv("OPENBLAS_CORETYPE", want, 1);
-    setenv("GRADSCOPE_CORETYPE_SET", core, 1);
-    execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the kernel we have */
-    unsetenv("OPENBLAS_CORETYPE");
-}
 
 static void usage(FILE *f)
 {
@@ -112,7 +83,7 @@ static int cmd_config(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    choose_blas_kernel(argv);
+    gs_blas_choose_kernel(argv);
     /* HDF5 1.10.8 crashes in its exit handler (H5F__close_cb) on a file
      * whose H5Fclose failed, e.g. a checkpoint that hit ENOSPC or EFBIG:
      * the error was reported and the exit status chosen, so skip the

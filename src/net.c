@@ -130,13 +130,16 @@ static void accumulate(gs_act_acc *acc, const gs_layer *ly, int l, const float *
                        float sat_level, float slope)
 {
     double s = 0.0, s2 = 0.0, nsat = 0.0;
+    /* saturation is a property of squashing functions; a relu's flat half is
+     * measured by the dead fraction instead */
+    const int saturating = ly->act == GS_ACT_SIGMOID || ly->act == GS_ACT_TANH;
     float *active = acc->unit_active + ly->unit_off;
     for (int i = 0; i < B; i++) {
         const float *a = A + (size_t)i * ly->n_out;
         for (int j = 0; j < ly->n_out; j++) {
             s += a[j];
             s2 += (double)a[j] * a[j];
-            nsat += act_derivative(ly->act, a[j], slope) < sat_level;
+            nsat += saturating && act_derivative(ly->act, a[j], slope) < sat_level;
             active[j] += a[j] != 0.0f;
         }
     }

@@ -23,12 +23,18 @@ double optim_lr(const gs_config *cfg, int64_t step, int64_t total_steps)
     }
 }
 
+/* sum x_i^2 in double, with eight independent partial sums so the loop
+ * vectorizes and does not wait on one accumulator */
 static double sum_sq(const float *x, size_t n)
 {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)x[i] * x[i];
-    return s;
+    double part[8] = { 0 };
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            part[k] += (double)x[i + k] * x[i + k];
+    for (; i < n; i++)
+        part[0] += (double)x[i] * x[i];
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }
 
 double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq)
@@ -46,9 +52,10 @@ double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq)
 }
 
 /* The update of n values; decay = weight decay for weights, 0 for biases.
- * Returns the sum of squares of the applied update. */
-static double sgd(float *w, const float *grad, float *v, size_t n, float lr, float mu, int nesterov,
-                  float decay, float clip)
+ * Returns the sum of squares of the applied update when want_norm (a
+ * constant at each call site, so the compiler drops the sum otherwise). */
+static inline double sgd(float *w, const float *grad, float *v, size_t n, float lr, float mu, int nesterov,
+                         float decay, float clip, int want_norm)
 {
     double upd_sq = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -57,7 +64,8 @@ static double sgd(float *w, const float *grad, float *v, size_t n, float lr, flo
         float dw = -lr * (nesterov ? g + mu * vi : vi);
         v[i] = vi;
         w[i] += dw;
-        upd_sq += (double)dw * dw;
+        if (want_norm)
+            upd_sq += (double)dw * dw;
     }
     return upd_sq;
 }
@@ -71,11 +79,12 @@ void optim_step(gs_net *net, const gs_config *cfg, double lr, double grad_norm, 
     for (int l = 0; l < net->n_layers; l++) {
         const gs_layer *ly = &net->layer[l];
         const size_t nw = (size_t)ly->n_out * ly->n_in;
-        double u = sgd(net->params + ly->w_off, net->grads + ly->w_off, net->momentum + ly->w_off, nw, flr, mu,
-                       cfg->nesterov, wd, clip);
-        sgd(net->params + ly->b_off, net->grads + ly->b_off, net->momentum + ly->b_off, (size_t)ly->n_out, flr,
-            mu, cfg->nesterov, 0.0f, clip);
+        float *w = net->params + ly->w_off, *g = net->grads + ly->w_off, *v = net->momentum + ly->w_off;
         if (upd_sq)
-            upd_sq[l] = u;
+            upd_sq[l] = sgd(w, g, v, nw, flr, mu, cfg->nesterov, wd, clip, 1);
+        else
+            sgd(w, g, v, nw, flr, mu, cfg->nesterov, wd, clip, 0);
+        sgd(net->params + ly->b_off, net->grads + ly->b_off, net->momentum + ly->b_off, (size_t)ly->n_out, flr,
+            mu, cfg->nesterov, 0.0f, clip, 0);
     }
 }

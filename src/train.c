@@ -216,8 +216,8 @@ int trainer_step(gs_trainer *t, int update)
 
     const int apply = update && !t->last_nonfinite;
     memset(t->upd_sq, 0, (size_t)L * sizeof(double));
-    if (apply)
-        optim_step(net, cfg, t->last_lr, grad_norm, t->upd_sq);
+    if (apply) /* the update's norm only where the statistics use it */
+        optim_step(net, cfg, t->last_lr, grad_norm, t->last_was_stats ? t->upd_sq : NULL);
     t0 = gs_now();
     t->timer[GS_T_UPDATE] += t0 - t1;
 

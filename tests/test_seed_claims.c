@@ -11,6 +11,11 @@
  *   relu + normal(1): every layer's gradient norm > 1e10, finite, no crash
  *   relu + he_normal, tanh + xavier_normal: 0.1 <= ratio <= 10
  *   zeros: the hidden units of every layer stay identical after 5 SGD steps
+ * and the diagnosis (stats_diagnose with the default [stats] thresholds)
+ * names each case: sigmoid + xavier -> vanishing in the first layers;
+ * sigmoid + normal(1) -> saturated (its ratio looks normal); tanh + normal(1)
+ * -> exploding; zeros -> symmetric; relu + he and tanh + xavier -> healthy
+ * everywhere; relu + normal(1) -> exploding.
  * An independent implementation gave, on the same kind of batch: 8e-13,
  * 7e7, ~1e18, 4.4 and 1.8.
  */
@@ -18,6 +23,7 @@
 #include "gradscope/net.h"
 #include "gradscope/optim.h"
 #include "gradscope/rng.h"
+#include "gradscope/stats.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -57,6 +63,8 @@ static void image_like(void)
     }
 }
 
+static gs_config make_cfg; /* the config of the last make(), [stats] at defaults */
+
 static gs_net *make(gs_act act, gs_init_kind init, double std)
 {
     int sizes[DEPTH + 1];
@@ -64,23 +72,67 @@ static gs_net *make(gs_act act, gs_init_kind init, double std)
     for (int i = 1; i < DEPTH; i++) sizes[i] = WIDTH;
     sizes[DEPTH] = K;
     gs_config c;
-    test_config(&c, DEPTH + 1, sizes, act, init);
+    cfg_defaults(&c);
+    c.n_sizes = DEPTH + 1;
+    memcpy(c.sizes, sizes, sizeof sizes);
+    for (int l = 0; l < DEPTH; l++) {
+        c.act[l] = l == DEPTH - 1 ? GS_ACT_IDENTITY : act;
+        c.init[l] = init;
+    }
     c.init_std = std;
+    make_cfg = c;
     gs_net *net = net_create(&c, N);
     net_init_params(net, 42, 0.0);
     return net;
 }
 
-/* First step's gradient; returns ||dW_l|| for every layer in g. */
-static void first_step(gs_net *net, double *g)
+/* First step's gradient; returns ||dW_l|| for every layer in g. With
+ * `verdict`, also the diagnosis of every layer. */
+static void first_step_diag(gs_net *net, double *g, int *verdict)
 {
-    const float *out = net_forward(net, X, N, NULL, 0.05f);
+    gs_act_acc acc;
+    act_acc_create(&acc, net);
+    act_acc_zero(&acc, net);
+    const float *out = net_forward(net, X, N, verdict ? &acc : NULL, (float)make_cfg.saturated_threshold);
     double correct = 0;
     loss_softmax_ce(out, Y, N, K, 1.0f / N, net_output_grad(net), &correct);
     net_backward(net, X, N, NULL, NULL);
     double b[DEPTH];
     optim_grad_norms(net, g, b);
+    if (verdict) {
+        static float st[DEPTH * GS_N_STATS];
+        stats_compute(net, &acc, NULL, NULL, st);
+        stats_diagnose(net, &make_cfg, st, verdict);
+    }
+    act_acc_free(&acc);
     for (int l = 0; l < DEPTH; l++) g[l] = sqrt(g[l]);
+}
+
+static void first_step(gs_net *net, double *g) { first_step_diag(net, g, NULL); }
+
+/* Diagnose one case and compare each layer's verdict to what the
+ * literature predicts (want(l) returns the allowed verdict for layer l). */
+static void diagnose(gs_act act, gs_init_kind init, double std, const char *name, gs_verdict hidden, int n_first,
+                     gs_verdict rest)
+{
+    double g[DEPTH];
+    int v[DEPTH];
+    gs_net *net = make(act, init, std);
+    first_step_diag(net, g, v);
+    printf("%-28s verdicts:", name);
+    for (int l = 0; l < DEPTH; l++) printf(" %s", stats_verdict_name(v[l]));
+    printf("\n");
+    for (int l = 0; l < n_first; l++)
+        CHECK(v[l] == (int)hidden, "%s: layer %d is %s, expected %s", name, l, stats_verdict_name(v[l]),
+              stats_verdict_name(hidden));
+    if (hidden == GS_V_SATURATED) /* saturation, not the ratio, is what shows it */
+        for (int l = 0; l < DEPTH; l++)
+            CHECK(v[l] != GS_V_VANISHING && v[l] != GS_V_EXPLODING, "%s: layer %d is %s", name, l,
+                  stats_verdict_name(v[l]));
+    for (int l = n_first; l < DEPTH - 1; l++)
+        CHECK(v[l] == (int)rest || rest == GS_N_VERDICTS, "%s: layer %d is %s, expected %s", name, l,
+              stats_verdict_name(v[l]), stats_verdict_name(rest));
+    net_free(net);
 }
 
 static double ratio(gs_act act, gs_init_kind init, double std, const char *name)
@@ -122,6 +174,17 @@ int main(void)
     printf("%-28s smallest layer gradient norm %.3e\n", "relu + normal(1)", lo);
     CHECK(lo > 1e10, "relu + normal(1): some layer's gradient norm is only %.3g", lo);
     net_free(net);
+
+    /* the diagnosis names each case (first layers, then the rest of the hidden
+     * layers; GS_N_VERDICTS = not judged) */
+    diagnose(GS_ACT_SIGMOID, GS_INIT_XAVIER_NORMAL, 0, "sigmoid + xavier_normal", GS_V_VANISHING, 5, GS_N_VERDICTS);
+    diagnose(GS_ACT_SIGMOID, GS_INIT_NORMAL, 1.0, "sigmoid + normal(1)", GS_V_SATURATED, 5, GS_N_VERDICTS);
+    diagnose(GS_ACT_TANH, GS_INIT_NORMAL, 1.0, "tanh + normal(1)", GS_V_EXPLODING, 5, GS_N_VERDICTS);
+    diagnose(GS_ACT_RELU, GS_INIT_HE_NORMAL, 0, "relu + he_normal", GS_V_HEALTHY, DEPTH - 1, GS_V_HEALTHY);
+    diagnose(GS_ACT_TANH, GS_INIT_XAVIER_NORMAL, 0, "tanh + xavier_normal", GS_V_HEALTHY, DEPTH - 1, GS_V_HEALTHY);
+    diagnose(GS_ACT_RELU, GS_INIT_NORMAL, 1.0, "relu + normal(1)", GS_V_EXPLODING, DEPTH - 1, GS_V_EXPLODING);
+    diagnose(GS_ACT_RELU, GS_INIT_ZEROS, 0, "relu + zeros", GS_V_SYMMETRIC, DEPTH - 1, GS_V_SYMMETRIC);
+    diagnose(GS_ACT_TANH, GS_INIT_ZEROS, 0, "tanh + zeros", GS_V_SYMMETRIC, DEPTH - 1, GS_V_SYMMETRIC);
 
     /* zeros: symmetry is never broken */
     net = make(GS_ACT_SIGMOID, GS_INIT_ZEROS, 0);

@@ -1,7 +1,7 @@
 /*
- * optim.h — SGD with momentum (optionally Nesterov), decoupled-from-nothing
- * L2 weight decay, clipping by the global gradient norm and a learning-rate
- * schedule. One loop over the flat buffers.
+ * optim.h — SGD with momentum (optionally Nesterov), L2 weight decay added
+ * to the gradient, clipping by the global gradient norm and a learning-rate
+ * schedule. One loop over each layer's slice of the flat buffers.
  *
  *   g  = clip(grad) + weight_decay * w        (decay on weights, not biases)
  *   v  = momentum * v + g

@@ -53,7 +53,6 @@ typedef struct {
     int last_nonfinite;       /* 1 if the last step's loss or gradient was non-finite */
     int last_was_stats;
     double timer[GS_N_TIMERS];
-    double overlap_hidden;    /* seconds of reduction that completed during backward */
 } gs_trainer;
 
 /* Build everything from a loaded config: network (initialized from the

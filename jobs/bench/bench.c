@@ -1,0 +1,255 @@
+/*
+ * bench.c — `gradscope-bench`: how close one training step comes to what
+ * BLAS alone can do, and how much memory a rank uses against what it needs.
+ *
+ * For each model (the reference MLPs W, D, S and any config file given):
+ *   bound   the GEMMs of one step, each timed alone through gs_sgemm on the
+ *           local batch (median of repeats after warm-up), summed;
+ *   step    trainer_step() timed step by step after warm-up (median), with
+ *           the per-phase medians from the trainer's timers; at > 1 rank with
+ *           overlap off and on;
+ *   memory  peak RSS (VmHWM, reset before each model) against the estimate
+ *           from the net's table and the data shard.
+ * Rank 0 prints one table; --tsv FILE also writes it machine-readable for
+ * jobs/bench/report.py.
+ *
+ * GEMM flops of one step (the GFLOP/s column), global batch B:
+ *   F = sum_l 2 * B * n_in_l * n_out_l * (l == 0 ? 2 : 3)
+ * (forward, dW, and dA for every layer but the first); bias, activation,
+ * loss and update are not counted.
+ */
+#include "bench.h"
+#include "gradscope/blas.h"
+#include "gradscope/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The reference models of the Performance issue. The synthetic teacher set
+ * generates each row from (data_seed, index): no file, the same on every
+ * rank count. */
+static const struct {
+    const char *name, *ini;
+} builtin[] = {
+    { "W", "[model]\nlayers = 784, 2048, 2048, 2048, 10\nactivation = relu\ninit = he_normal\noutput = softmax\n"
+           "[train]\nbatch_size = 256\n" },
+    { "D", "[model]\nlayers = 784, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, "
+           "256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 10\n"
+           "activation = tanh\ninit = xavier_normal\noutput = softmax\n[train]\nbatch_size = 128\n" },
+    { "S", "[model]\nlayers = 784, 128, 64, 10\nactivation = sigmoid\ninit = xavier_normal\noutput = softmax\n"
+           "[train]\nbatch_size = 64\n" },
+};
+
+/* What every benchmark run shares: synthetic data, no checkpoints, no
+ * statistics inside the timed steps, a step limit far beyond the run (a
+ * run's last step is always a statistics step). */
+static const char *common_ini =
+    "[data]\nsynthetic = teacher\nn_train = %lld\nn_test = 0\n"
+    "[train]\nseed = 1\nepochs = 1000000\nmax_steps = 1000000\nlog_every = 1000000\n"
+    "[optimizer]\nlr = 0.01\nmomentum = 0.9\n"
+    "[checkpoint]\ndir = \"\"\n"
+    "[stats]\nevery_steps = 1000000\n";
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: gradscope-bench [options] [CONFIG.ini ...]\n"
+               "  --models W,D,S   built-in models to run (default all; 'none' for only the configs)\n"
+               "  --steps N        timed steps (default 30)      --warmup N   warm-up steps (default 4)\n"
+               "  --threads N      BLAS threads per rank (default 1)\n"
+               "  --overlap MODE   off | on | both (default both; at 1 rank overlap is never used)\n"
+               "  --n-train N      rows of the synthetic training set (default 16384)\n"
+               "  --no-bound       skip the BLAS bound            --tsv FILE   append results (rank 0)\n"
+               "  --label TEXT     run label in the TSV (default RxT)\n");
+}
+
+static int parse_args(int argc, char **argv, bench_opts *o, const char **models, const char **configs, int *n_cfg)
+{
+    *models = "W,D,S";
+    *n_cfg = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else if (!strcmp(a, "--no-bound"))
+            o->no_bound = 1;
+        else if (a[0] == '-' && !v) {
+            fprintf(stderr, "gradscope-bench: %s needs a value\n", a);
+            return 1;
+        } else if (!strcmp(a, "--models"))
+            *models = argv[++i];
+        else if (!strcmp(a, "--steps"))
+            o->steps = atoi(argv[++i]);
+        else if (!strcmp(a, "--warmup"))
+            o->warmup = atoi(argv[++i]);
+        else if (!strcmp(a, "--threads"))
+            o->threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--n-train"))
+            o->n_train = atoll(argv[++i]);
+        else if (!strcmp(a, "--tsv"))
+            o->tsv = argv[++i];
+        else if (!strcmp(a, "--label"))
+            o->label = argv[++i];
+        else if (!strcmp(a, "--overlap")) {
+            v = argv[++i];
+            o->overlap_mode = !strcmp(v, "off") ? 0 : !strcmp(v, "on") ? 1 : !strcmp(v, "both") ? 2 : -1;
+            if (o->overlap_mode < 0) {
+                fprintf(stderr, "gradscope-bench: --overlap off|on|both, not '%s'\n", v);
+                return 1;
+            }
+        } else if (a[0] == '-') {
+            fprintf(stderr, "gradscope-bench: unknown option %s\n", a);
+            return 1;
+        } else
+            configs[(*n_cfg)++] = a;
+    }
+    if (o->steps < 3 || o->warmup < 1 || o->threads < 1 || o->n_train < 1) {
+        fprintf(stderr, "gradscope-bench: need --steps >= 3, --warmup >= 1, --threads >= 1, --n-train >= 1\n");
+        return 1;
+    }
+    return 0;
+}
+
+static void print_header(const bench_opts *o, const gs_dist *d)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host);
+    printf("gradscope-bench: %d rank%s x %d BLAS thread%s, OpenBLAS kernel %s%s, host %s\n", d->size,
+           d->size > 1 ? "s" : "", o->threads, o->threads > 1 ? "s" : "", gs_blas_corename(),
+           getenv("GRADSCOPE_CORETYPE_SET") ? " (set by gradscope-bench)" : "", host);
+    printf("step = median of %d steps after %d warm-up; phases are medians (mean over ranks); "
+           "GFLOP/s = GEMM flops / step\n",
+           o->steps, o->warmup);
+    printf("%-6s %3s %-3s %8s %7s %7s %7s %7s %7s %7s %9s %7s %8s %6s %8s %8s %8s %5s %4s\n", "model", "PxT", "ovl",
+           "step ms", "data", "fwd", "bwd", "reduce", "stats", "update", "samples/s", "GFLOP/s", "bound ms", "ratio",
+           "statstep", "RSS MiB", "est MiB", "ratio", "cpu");
+}
+
+static void print_row(const bench_result *r, const bench_opts *o, const gs_dist *d)
+{
+    printf("%-6s %dx%d %-3s %8.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %9.0f %7.1f %8.2f %6.2f %8.2f %8.1f %8.1f %5.2f %4.2f\n",
+           r->name, d->size, o->threads, d->size > 1 ? (r->overlap ? "on" : "off") : "-", 1e3 * r->step,
+           1e3 * r->phase[GS_T_DATA], 1e3 * r->phase[GS_T_FORWARD], 1e3 * r->phase[GS_T_BACKWARD],
+           1e3 * r->phase[GS_T_REDUCE], 1e3 * r->phase[GS_T_STATS], 1e3 * r->phase[GS_T_UPDATE],
+           (double)r->batch / r->step, r->flops / r->step * 1e-9, 1e3 * r->bound, r->bound > 0 ? r->step / r->bound : 0.0,
+           1e3 * r->stats_step, r->rss_peak / 1048576.0, r->rss_est / 1048576.0,
+           r->rss_est > 0 ? r->rss_peak / r->rss_est : 0.0, r->cpu_share);
+}
+
+static void write_tsv(const bench_result *r, const bench_opts *o, const gs_dist *d)
+{
+    FILE *f = fopen(o->tsv, "a");
+    if (!f) {
+        fprintf(stderr, "gradscope-bench: cannot append to %s\n", o->tsv);
+        return;
+    }
+    char label[64];
+    snprintf(label, sizeof label, "%s", o->label ? o->label : "");
+    if (!label[0])
+        snprintf(label, sizeof label, "%dx%d", d->size, o->threads);
+    fprintf(f, "%s\t%s\t%d\t%d\t%d\t%lld\t%zu\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t"
+               "%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%s\n",
+            label, r->name, d->size, o->threads, d->size > 1 ? r->overlap : -1, (long long)r->batch, r->n_params,
+            r->step, r->phase[GS_T_DATA], r->phase[GS_T_FORWARD], r->phase[GS_T_BACKWARD], r->phase[GS_T_REDUCE],
+            r->phase[GS_T_STATS], r->phase[GS_T_UPDATE], r->flops, r->bound, r->stats_step, r->reduce_alone,
+            r->rss_peak, r->rss_base, r->rss_est, r->rss_est_parts[0], r->cpu_share, gs_blas_corename());
+    fclose(f);
+}
+
+/* One model: the trainer at each overlap setting, then the bound. */
+static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts *o, const gs_dist *d)
+{
+    static gs_config cfg;
+    cfg = *cfg_in;
+    cfg.dir[0] = '\0';
+    cfg.blas_threads = o->threads;
+    int modes[2], n_modes = 0;
+    if (d->size == 1 || o->overlap_mode != 2)
+        modes[n_modes++] = d->size == 1 ? 0 : o->overlap_mode;
+    else {
+        modes[n_modes++] = 0;
+        modes[n_modes++] = 1;
+    }
+    double bound = -1.0;
+    for (int m = 0; m < n_modes; m++) {
+        bench_result r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.name, sizeof r.name, "%s", name);
+        cfg.overlap = modes[m];
+        r.overlap = modes[m];
+        int rc = bench_trainer(&cfg, o, d, &r);
+        if (rc)
+            return rc;
+        if (!o->no_bound) {
+            if (bound < 0 && (rc = bench_blas_bound(&cfg, (int)((cfg.batch_size + d->size - 1) / d->size), d, &bound)))
+                return rc;
+            r.bound = bound;
+        }
+        if (d->rank == 0) {
+            print_row(&r, o, d);
+            fflush(stdout);
+            if (o->tsv)
+                write_tsv(&r, o, d);
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    gs_blas_choose_kernel(argv);
+    bench_opts o = { .steps = 30, .warmup = 4, .threads = 1, .overlap_mode = 2, .n_train = 16384 };
+    const char *models;
+    const char **configs = calloc((size_t)argc, sizeof *configs);
+    int n_cfg;
+    if (!configs || parse_args(argc, argv, &o, &models, configs, &n_cfg)) {
+        usage(stderr);
+        return GS_ERR_USAGE;
+    }
+    gs_dist d;
+    if (dist_init(&argc, &argv, &d)) {
+        fprintf(stderr, "gradscope-bench: %s\n", gs_last_error());
+        return GS_ERR_RUNTIME;
+    }
+    gs_blas_set_threads(o.threads);
+    if (d.rank == 0)
+        print_header(&o, &d);
+
+    static gs_config cfg;
+    char text[4096];
+    int rc = 0;
+    for (size_t i = 0; !rc && i < sizeof builtin / sizeof *builtin; i++) {
+        char want[8];
+        snprintf(want, sizeof want, ",%s,", builtin[i].name);
+        char list[256];
+        snprintf(list, sizeof list, ",%s,", models);
+        if (!strstr(list, want))
+            continue;
+        int n = snprintf(text, sizeof text, common_ini, (long long)o.n_train);
+        snprintf(text + n, sizeof text - (size_t)n, "%s", builtin[i].ini);
+        if ((rc = cfg_load_string(&cfg, text, builtin[i].name)))
+            fprintf(stderr, "gradscope-bench: built-in model %s: %s\n", builtin[i].name, gs_last_error());
+        else
+            rc = bench_one(builtin[i].name, &cfg, &o, &d);
+    }
+    for (int i = 0; !rc && i < n_cfg; i++) {
+        if ((rc = cfg_load(&cfg, configs[i], 0, NULL))) {
+            fprintf(stderr, "gradscope-bench: %s\n", gs_last_error());
+            break;
+        }
+        /* a user's config runs as written, but without checkpoints and with
+         * statistics kept out of the timed steps */
+        cfg.stats_every = 1000000;
+        cfg.max_steps = -1;
+        cfg.epochs = 1000000;
+        const char *base = strrchr(configs[i], '/');
+        rc = bench_one(base ? base + 1 : configs[i], &cfg, &o, &d);
+    }
+    rc = dist_agree(&d, rc);
+    free(configs);
+    dist_finalize();
+    return rc;
+}

@@ -1,0 +1,58 @@
+/*
+ * bench.h — the pieces of gradscope-bench: options, one result row, the
+ * BLAS bound, the trainer timing and the memory probes.
+ */
+#ifndef GRADSCOPE_BENCH_H
+#define GRADSCOPE_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "gradscope/config.h"
+#include "gradscope/dist.h"
+#include "gradscope/train.h"
+
+typedef struct {
+    int steps, warmup, threads;
+    int overlap_mode;   /* 0 off, 1 on, 2 both */
+    int no_bound;
+    long long n_train;
+    const char *tsv, *label;
+} bench_opts;
+
+typedef struct {
+    char name[64];
+    int overlap;
+    int64_t batch;                /* global */
+    size_t n_params;
+    double step;                  /* s: median over steps of the slowest rank's step */
+    double phase[GS_N_TIMERS];    /* s: median per phase, mean over ranks */
+    double flops;                 /* GEMM flops of one global step */
+    double bound;                 /* s: the step's GEMMs alone (slowest rank), or 0 */
+    double stats_step;            /* s: a statistics step (trainer_step(t, 0): no update) */
+    double cpu_share;             /* CPU time / (wall x threads) over the timed steps, lowest rank: < ~0.9
+                                     means the rank was preempted (another process) or its threads idled */
+    double reduce_alone;          /* s: one blocking allreduce of the gradient alone (> 1 rank) */
+    double rss_base, rss_peak;    /* bytes: VmRSS before trainer_create, VmHWM after the steps (max over ranks) */
+    double rss_est;               /* bytes: the estimate (rank with the largest) */
+    double rss_est_parts[5];      /* params+grads+momentum, activations, data, staging, other */
+} bench_result;
+
+/* Sum of the medians of each GEMM of one step on `local_batch` rows, the
+ * slowest rank's. Collective. */
+int bench_blas_bound(const gs_config *cfg, int local_batch, const gs_dist *d, double *seconds);
+
+/* GEMM flops of one step of the config's net on `batch` rows (formula in bench.c). */
+double bench_gemm_flops(const gs_config *cfg, int64_t batch);
+
+/* Time the trainer on cfg: fills step, phases, stats_step, reduce_alone,
+ * memory. Collective. */
+int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, bench_result *r);
+
+/* Memory: /proc/self/status fields in bytes (-1 if unreadable), and a reset
+ * of the peak (VmHWM) to the current RSS (Linux >= 4.0). */
+double bench_proc_status(const char *field);
+void bench_reset_peak(void);
+
+double bench_median(double *x, int n); /* sorts x */
+
+#endif

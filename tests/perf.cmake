@@ -1,0 +1,17 @@
+# Performance contracts that can be checked quickly and exactly: the step
+# allocates nothing, overlap changes no bit of the result, and the BLAS
+# kernel gradscope runs on is the fast one and is named. (Timings are
+# measured by gradscope-bench, jobs/bench/run.sh: not pass/fail here.)
+gs_unit_test(test_perf_noalloc test_perf_noalloc.c perf)
+set_tests_properties(test_perf_noalloc PROPERTIES SKIP_RETURN_CODE 77)
+set_target_properties(test_perf_noalloc PROPERTIES ENABLE_EXPORTS ON) # names in the report (dladdr)
+gs_mpi_test(test_perf_noalloc_np2 2 $<TARGET_FILE:test_perf_noalloc>)
+set_tests_properties(test_perf_noalloc_np2 PROPERTIES SKIP_RETURN_CODE 77)
+
+gs_unit_test(test_perf_overlap test_perf_overlap.c perf)
+foreach(np 2 3)
+  gs_mpi_test(test_perf_overlap_np${np} ${np} $<TARGET_FILE:test_perf_overlap>)
+endforeach()
+
+gs_unit_test(test_perf_blas_kernel test_perf_blas_kernel.c perf)
+set_tests_properties(test_perf_blas_kernel PROPERTIES SKIP_RETURN_CODE 77)

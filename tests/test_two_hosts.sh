@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# MPI across two hosts, simulated on one machine with two network namespaces
+# (tests/twohost/netns.sh): Open MPI starts the remote side through an rsh
+# agent, and all MPI traffic goes over TCP on a veth pair in 198.18.0.0/24.
+#
+#   test_two_hosts.sh hostname   2 ranks on 2 hosts report 2 different names
+#   test_two_hosts.sh train      gradscope trains with 1 rank on each host; its
+#                                final weights must equal, bit for bit, those of
+#                                the same 2-rank run on one host (2-rank sums
+#                                are a+b on every rank whatever the transport,
+#                                so nothing but bitwise equality is acceptable)
+#
+# Skips (77) when not root or network namespaces are unavailable. Everything
+# it creates is removed on exit; namespaces left by a killed earlier run (whose
+# owner process is gone) are removed at start.
+set -u
+mode=${1:-hostname}
+here=$(cd "$(dirname "$0")" && pwd)
+T0=$SECONDS
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+[[ $(id -u) == 0 ]] || { echo "SKIP: needs root (ip netns)" >&2; exit 77; }
+command -v ip >/dev/null || { echo "SKIP: ip (iproute2) not installed" >&2; exit 77; }
+mpirun=${GRADSCOPE_MPIEXEC:-mpirun}
+command -v "$mpirun" >/dev/null || fail "no mpirun ($mpirun)"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OPENBLAS_NUM_THREADS=1   # same BLAS threading in both runs
+
+# Namespaces of earlier runs that were killed before their trap ran.
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^gs-h[01]-[0-9]+$'); do
+  owner=${ns##*-}
+  if ! kill -0 "$owner" 2>/dev/null; then
+    echo "removing stale namespace $ns (owner $owner is gone)"
+    ip netns del "$ns" 2>/dev/null
+  fi
+done
+
+dir=$(mktemp -d /tmp/gradscope-twohost.XXXXXX) || fail "mktemp"
+chmod 755 "$dir"
+hosts_sum=$(md5sum /etc/hosts)
+cleanup() {
+  bash "$here/twohost/netns.sh" down "$dir" || echo "WARNING: namespaces of $dir not fully removed" >&2
+  [[ $(md5sum /etc/hosts) == "$hosts_sum" ]] || echo "WARNING: /etc/hosts changed during the test" >&2
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+TH_TAG=$$ bash "$here/twohost/netns.sh" up "$dir"
+rc=$?
+[[ $rc == 0 ]] || exit $rc
+. "$dir/env"
+
+# mpirun on host A (it needs an address in 198.18.0.0/24 for the remote
+# daemon to call back), ranks on A and B.
+mpirun_2hosts() {
+  timeout 60 "$TH_RUN" "$TH_H0" "$mpirun" --host "$TH_H0,$TH_H1" -np 2 \
+    --mca plm_rsh_agent "$TH_AGENT" \
+    --mca oob_tcp_if_include "$TH_NET" --mca btl_tcp_if_include "$TH_NET" \
+    --mca btl tcp,self "$@"
+}
+
+case $mode in
+  hostname)
+    out=$(mpirun_2hosts hostname 2>&1) || fail "mpirun across the namespaces failed: $out"
+    echo "$out"
+    names=$(echo "$out" | sort -u | tr '\n' ' ')
+    [[ $names == "$(printf '%s\n' "$TH_H0" "$TH_H1" | sort | tr '\n' ' ')" ]] ||
+      fail "expected the two host names $TH_H0 and $TH_H1, got: $names"
+    echo "PASS: 2 ranks on 2 hosts ($TH_H0, $TH_H1) over TCP in $TH_NET ($((SECONDS - T0))s)"
+    ;;
+  train)
+    [[ -n ${GRADSCOPE_BIN:-} && -x $GRADSCOPE_BIN ]] || fail "GRADSCOPE_BIN is not set (run through ctest)"
+    . "$here/slurm/lib.sh"   # write_config, same_weights, latest_ckpt
+    cd "$dir" || fail "cd $dir"
+    write_config run.ini "$dir/unused" train.max_steps=24
+    mpirun_2hosts "$GRADSCOPE_BIN" train run.ini --set "checkpoint.dir=$dir/two" >two.log 2>&1 ||
+      { cat two.log; fail "training across two hosts failed"; }
+    grep -q . two.log && tail -n 3 two.log
+    timeout 60 "$mpirun" -np 2 "$GRADSCOPE_BIN" train run.ini --set "checkpoint.dir=$dir/one" >one.log 2>&1 ||
+      { cat one.log; fail "training on one host failed"; }
+    a=$(latest_ckpt "$dir/two") b=$(latest_ckpt "$dir/one")
+    [[ -f $a && -f $b ]] || fail "missing final checkpoints: '$a' '$b'"
+    same_weights "$a" "$b" || fail "two-host weights differ from the one-host run"
+    echo "PASS: 2 ranks on 2 hosts trained the same weights, bit for bit, as 2 ranks on one host ($((SECONDS - T0))s)"
+    ;;
+  *) fail "usage: $0 hostname|train" ;;
+esac
