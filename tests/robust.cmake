@@ -31,3 +31,7 @@ endif()
 # The failure table, row by row (README "Robustness"), and faults that must lose nothing.
 gs_script_test(failures test_failures.sh)
 gs_script_test(fault_resume test_fault_resume.sh)
+
+# valgrind memcheck of a short training and of inspect (about 20 s).
+gs_script_test(valgrind test_valgrind.sh)
+set_tests_properties(valgrind PROPERTIES LABELS "script;valgrind" TIMEOUT 300)
