@@ -89,8 +89,13 @@ static int h5_describe(hid_t dset, const char *path, const char *name,
     if (type < 0)
         return h5_fail(path, name, "H5Dget_type");
     *cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type);
     if (*cls == H5T_NO_CLASS)
         st = h5_fail(path, name, "H5Tget_class");
+    else if ((*cls == H5T_INTEGER || *cls == H5T_FLOAT) && (size == 0 || size > 8))
+        /* a damaged type: HDF5 would allocate conversion buffers by this size */
+        st = gs_error(GS_ERR_DATA, "data file '%s', dataset '%s': %zu-byte %s numbers; expected 1 to 8 bytes",
+                      path, name, size, class_name(*cls));
     if (H5Tclose(type) < 0 && !st)
         st = h5_fail(path, name, "H5Tclose");
     return st;
