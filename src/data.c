@@ -96,6 +96,32 @@ static int h5_describe(hid_t dset, const char *path, const char *name,
         /* a damaged type: HDF5 would allocate conversion buffers by this size */
         st = gs_error(GS_ERR_DATA, "data file '%s', dataset '%s': %zu-byte %s numbers; expected 1 to 8 bytes",
                       path, name, size, class_name(*cls));
+    /* HDF5 1.10.8 does not check a compact dataset's raw data against its
+     * extent, nor a chunk larger than a fixed extent: both read out of
+     * bounds (a crash) on a damaged file. Checked here, before any read. */
+    hid_t dcpl = st ? H5I_INVALID_HID : H5Dget_create_plist(dset);
+    if (dcpl >= 0) {
+        double want = (double)size;
+        hsize_t maxdims[H5S_MAX_RANK], chunk[H5S_MAX_RANK];
+        hid_t sp = H5Dget_space(dset);
+        for (int i = 0; i < nd; i++)
+            want *= (double)dims[i];
+        H5D_layout_t layout = H5Pget_layout(dcpl);
+        if (layout == H5D_COMPACT && (double)H5Dget_storage_size(dset) < want)
+            st = gs_error(GS_ERR_DATA, "data file '%s', dataset '%s': damaged: its compact storage holds %llu "
+                          "bytes, its shape needs %.0f", path, name,
+                          (unsigned long long)H5Dget_storage_size(dset), want);
+        if (layout == H5D_CHUNKED && sp >= 0 && H5Sget_simple_extent_dims(sp, NULL, maxdims) == nd
+            && H5Pget_chunk(dcpl, nd, chunk) == nd)
+            for (int i = 0; i < nd && !st; i++)
+                if (maxdims[i] != H5S_UNLIMITED && chunk[i] > maxdims[i])
+                    st = gs_error(GS_ERR_DATA, "data file '%s', dataset '%s': damaged: chunks of %llu in "
+                                  "dimension %d, which holds at most %llu", path, name,
+                                  (unsigned long long)chunk[i], i, (unsigned long long)maxdims[i]);
+        if (sp >= 0)
+            H5Sclose(sp);
+        H5Pclose(dcpl);
+    }
     if (H5Tclose(type) < 0 && !st)
         st = h5_fail(path, name, "H5Tclose");
     return st;
