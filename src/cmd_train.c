@@ -12,11 +12,13 @@
 #include "gradscope/train.h"
 #include "gradscope/watchdog.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_signal;
@@ -32,6 +34,9 @@ static void install_signals(void)
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* a file over RLIMIT_FSIZE (a quota-like limit, ulimit -f) must fail the
+     * write with EFBIG, reported by the checkpoint writer, not kill us */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 #define R0(t) if ((t)->dist.rank == 0)
@@ -108,8 +113,18 @@ static int write_checkpoint(gs_trainer *t, const char *tag, char *path, size_t p
         return 0;
     watchdog_phase("checkpoint", t->state.step);
     if (t->dist.rank == 0) {
+        /* The run directory vanished since our last checkpoint (deleted, or
+         * its file system unmounted): stop rather than recreate it, which
+         * could write where nobody looks, or under an empty mount point. */
+        static int dir_made;
+        struct stat sb;
         t->state.n_ranks = t->dist.size;
-        rc = ckpt_write(t->cfg.dir, tag, &t->cfg, t->net, &t->hist, &t->state, t->cfg.keep, path, path_size);
+        if (dir_made && stat(t->cfg.dir, &sb) != 0)
+            rc = gs_error(GS_ERR_RUNTIME, "run directory %s has disappeared since the last checkpoint (%s); "
+                          "not recreating it", t->cfg.dir, strerror(errno));
+        else
+            rc = ckpt_write(t->cfg.dir, tag, &t->cfg, t->net, &t->hist, &t->state, t->cfg.keep, path, path_size);
+        dir_made |= rc == 0;
         if (rc)
             print_error(&t->dist, "checkpoint");
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static char gs_errbuf[1024];
 
@@ -63,6 +64,18 @@ void *gs_calloc(size_t n_elems, size_t elem_size, const char *what)
     if (!p)
         gs_error(GS_ERR_RUNTIME, "out of memory allocating %zu bytes for %s", bytes, what);
     return p;
+}
+
+int gs_check_memory(int status, size_t bytes, const char *what)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return 0; /* unknown: let malloc decide */
+    double mem = (double)pages * (double)page;
+    if ((double)bytes <= mem)
+        return 0;
+    return gs_error(status, "%s needs %.1f GiB, more than this machine's %.1f GiB of memory", what,
+                    (double)bytes / (1 << 30), mem / (1 << 30));
 }
 
 double gs_now(void)

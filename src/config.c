@@ -38,6 +38,7 @@
 #define CFG_VALUE_MAX 4096   /* one value, continuation lines included */
 #define CFG_FILE_MAX (1 << 20)
 #define WRAP_COLUMN 100      /* cfg_write_ini keeps lines well under inih's 200 */
+#define INI_LINE_MAX 190     /* longest line the validator lets the writer produce */
 
 /* Enum values are stored and read through `int *`. */
 _Static_assert(sizeof(gs_act) == sizeof(int) && sizeof(gs_output) == sizeof(int) &&
@@ -551,15 +552,20 @@ static void key_format(const cfg_key *k, const gs_config *cfg, sbuf *b, int wrap
     case T_STRING: {
         /* Split only between two characters that are not white space, and
          * never before ';' or '#' (a continuation line starting with them
-         * would be a comment). A string with no such place stays whole. */
+         * would be a comment). With no such place before WRAP_COLUMN, the
+         * first one after it; a string with none at all stays whole (the
+         * validator refuses one that would make too long a line). */
         const char *s = f;
         size_t len = strnlen(s, k->size);
+#define CUT_OK(c) (!isspace((unsigned char)s[(c) - 1]) && !isspace((unsigned char)s[c]) && s[c] != ';' && s[c] != '#')
         while (wrap && len > WRAP_COLUMN) {
             size_t cut = WRAP_COLUMN;
-            while (cut > 1 && (isspace((unsigned char)s[cut - 1]) || isspace((unsigned char)s[cut]) ||
-                               s[cut] == ';' || s[cut] == '#'))
+            while (cut > 1 && !CUT_OK(cut))
                 cut--;
             if (cut <= 1)
+                for (cut = WRAP_COLUMN + 1; cut < len && !CUT_OK(cut); cut++)
+                    ;
+            if (cut >= len)
                 break;
             sb_printf(b, "%.*s", (int)cut, s);
             sb_newline(b, "    ");
@@ -568,6 +574,7 @@ static void key_format(const cfg_key *k, const gs_config *cfg, sbuf *b, int wrap
         }
         sb_printf(b, "%.*s", (int)len, s);
         return;
+#undef CUT_OK
     }
     case T_SIZES: n = cfg->n_sizes; break;
     case T_ACTS: n = cfg->n_sizes - 2; break;
@@ -989,6 +996,29 @@ static void validate(const gs_config *cfg, cfg_parse *p)
     for (int i = 0; i < N_KEYS && !p->err[0]; i++)
         if (key_check(&cfg_keys[i], cfg, why, sizeof why))
             fail_key(p, i, NULL, "%s", why);
+    if (p->err[0])
+        return;
+    /* a string must write back as lines inih can read (checkpoints store the
+     * config as text): the writer breaks it only where a continuation line
+     * would not start with white space or a comment character */
+    for (int i = 0; i < N_KEYS && !p->err[0]; i++) {
+        if (cfg_keys[i].type != T_STRING || strnlen(field_of(cfg, &cfg_keys[i]), cfg_keys[i].size) <= WRAP_COLUMN)
+            continue;
+        static char text[2 * CFG_VALUE_MAX];
+        sbuf b = {text, sizeof text, 0, 0};
+        sb_printf(&b, "%s = ", cfg_keys[i].key);
+        key_format(&cfg_keys[i], cfg, &b, 1);
+        for (const char *line = text; line;) {
+            size_t n = strcspn(line, "\n");
+            if (n > INI_LINE_MAX) {
+                fail_key(p, i, NULL, "has more than %d characters with no place to break the line (white space, "
+                         "';' or '#' throughout), so the config could not be written back and read; "
+                         "expected a shorter value", WRAP_COLUMN);
+                break;
+            }
+            line = line[n] ? line + n + 1 : NULL;
+        }
+    }
     if (p->err[0])
         return;
     int i_layers = key_index("model", "layers");

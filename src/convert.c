@@ -192,9 +192,13 @@ int data_convert_idx(const char *images, const char *labels, const char *out_h5)
 
     const uint64_t N = im_dims[0], width = (uint64_t)im_dims[1] * im_dims[2];
     const uint64_t rows_per_chunk = width >= CHUNK_BYTES ? 1 : (CHUNK_BYTES / width < N ? CHUNK_BYTES / width : N);
+    /* at most max(CHUNK_BYTES, width) bytes whatever N the headers claim:
+     * labels stream through it too, so a header claiming 2^32 labels costs
+     * nothing before the file turns out to be short */
+    const uint64_t buf_bytes = rows_per_chunk * width;
     unsigned char *buf = NULL;
     hid_t file = -1, x = -1, y = -1;
-    if (!st && !(buf = gs_malloc(rows_per_chunk * width > N ? rows_per_chunk * width : N, 1, "IDX conversion buffer")))
+    if (!st && !(buf = gs_malloc(buf_bytes, 1, "IDX conversion buffer")))
         st = GS_ERR_RUNTIME;
     if (!st && (file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
         st = gs_error(GS_ERR_DATA, "cannot create '%s' (HDF5 H5Fcreate failed)", tmp);
@@ -218,8 +222,11 @@ int data_convert_idx(const char *images, const char *labels, const char *out_h5)
     }
     if (!st)
         st = idx_check_end(&im);
-    if (!st && !(st = idx_read(&lb, buf, N, 0)) && write_rows(y, 0, N, 0, buf) < 0)
-        st = h5_fail(tmp, "H5Dwrite of /y");
+    for (uint64_t lo = 0; !st && lo < N; lo += buf_bytes) {
+        uint64_t n = N - lo < buf_bytes ? N - lo : buf_bytes;
+        if (!(st = idx_read(&lb, buf, n, 0)) && write_rows(y, lo, n, 0, buf) < 0)
+            st = h5_fail(tmp, "H5Dwrite of /y");
+    }
     if (!st)
         st = idx_check_end(&lb);
 

@@ -89,8 +89,39 @@ static int h5_describe(hid_t dset, const char *path, const char *name,
     if (type < 0)
         return h5_fail(path, name, "H5Dget_type");
     *cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type);
     if (*cls == H5T_NO_CLASS)
         st = h5_fail(path, name, "H5Tget_class");
+    else if ((*cls == H5T_INTEGER || *cls == H5T_FLOAT) && (size == 0 || size > 8))
+        /* a damaged type: HDF5 would allocate conversion buffers by this size */
+        st = gs_error(GS_ERR_DATA, "data file '%s', dataset '%s': %zu-byte %s numbers; expected 1 to 8 bytes",
+                      path, name, size, class_name(*cls));
+    /* HDF5 1.10.8 does not check a compact dataset's raw data against its
+     * extent, nor a chunk larger than a fixed extent: both read out of
+     * bounds (a crash) on a damaged file. Checked here, before any read. */
+    hid_t dcpl = st ? H5I_INVALID_HID : H5Dget_create_plist(dset);
+    if (dcpl >= 0) {
+        double want = (double)size;
+        hsize_t maxdims[H5S_MAX_RANK], chunk[H5S_MAX_RANK];
+        hid_t sp = H5Dget_space(dset);
+        for (int i = 0; i < nd; i++)
+            want *= (double)dims[i];
+        H5D_layout_t layout = H5Pget_layout(dcpl);
+        if (layout == H5D_COMPACT && (double)H5Dget_storage_size(dset) < want)
+            st = gs_error(GS_ERR_DATA, "data file '%s', dataset '%s': damaged: its compact storage holds %llu "
+                          "bytes, its shape needs %.0f", path, name,
+                          (unsigned long long)H5Dget_storage_size(dset), want);
+        if (layout == H5D_CHUNKED && sp >= 0 && H5Sget_simple_extent_dims(sp, NULL, maxdims) == nd
+            && H5Pget_chunk(dcpl, nd, chunk) == nd)
+            for (int i = 0; i < nd && !st; i++)
+                if (maxdims[i] != H5S_UNLIMITED && chunk[i] > maxdims[i])
+                    st = gs_error(GS_ERR_DATA, "data file '%s', dataset '%s': damaged: chunks of %llu in "
+                                  "dimension %d, which holds at most %llu", path, name,
+                                  (unsigned long long)chunk[i], i, (unsigned long long)maxdims[i]);
+        if (sp >= 0)
+            H5Sclose(sp);
+        H5Pclose(dcpl);
+    }
     if (H5Tclose(type) < 0 && !st)
         st = h5_fail(path, name, "H5Tclose");
     return st;
@@ -145,6 +176,11 @@ static int alloc_shard(gs_data *ds, int64_t n)
         || bytes > SHARD_BYTES_MAX)
         return gs_error(GS_ERR_DATA, "%s: a shard of %lld rows x %d columns is too large to hold",
                         ds->info.name, (long long)n, ds->info.dim + ds->info.y_dim);
+    char what[GS_PATH_MAX + 96];
+    snprintf(what, sizeof what, "%s: a shard of %lld rows x %d columns", ds->info.name, (long long)n,
+             ds->info.dim + ds->info.y_dim);
+    if (gs_check_memory(GS_ERR_DATA, bytes, what))
+        return GS_ERR_DATA;
     ds->X = gs_malloc((size_t)n * (size_t)ds->info.dim, sizeof(float), "data shard X");
     ds->Y = gs_malloc((size_t)n * (size_t)ds->info.y_dim, sizeof(float), "data shard Y");
     return ds->X && ds->Y ? 0 : GS_ERR_RUNTIME;
@@ -537,8 +573,9 @@ int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
     }
 
     /* this rank's rows in batch order: from the shard or from what arrived
-     * (each sender packed rows in position order, so they arrive in order) */
-    const float *recv = ds->stage + n_send * W;
+     * (each sender packed rows in position order, so they arrive in order);
+     * at P = 1 there is no staging area (stage is NULL, and NULL + 0 is UB) */
+    const float *recv = ds->stage ? ds->stage + n_send * W : NULL;
     for (int64_t j = my_lo; j < my_hi; j++) {
         int64_t row = ds->order[j], out = j - my_lo;
         int src = owner_of(row, N, P);

@@ -9,6 +9,7 @@
 #include "gradscope/config.h"
 #include "gradscope/data.h"
 
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,11 @@ static int cmd_config(int argc, char **argv)
 int main(int argc, char **argv)
 {
     gs_blas_choose_kernel(argv);
+    /* HDF5 1.10.8 crashes in its exit handler (H5F__close_cb) on a file
+     * whose H5Fclose failed, e.g. a checkpoint that hit ENOSPC or EFBIG:
+     * the error was reported and the exit status chosen, so skip the
+     * handler; the OS closes the files, and every good file was closed. */
+    H5dont_atexit();
     if (argc < 2) {
         usage(stderr);
         return GS_ERR_USAGE;

@@ -8,6 +8,7 @@
 #include "gradscope/blas.h"
 #include "gradscope/common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,9 +62,26 @@ gs_net *net_create(const gs_config *cfg, int max_batch)
     for (int l = 0; l < L; l++)
         net->layer[l].a_off = net->layer[l].unit_off * (size_t)max_batch;
 
-    size_t n_acts, n_delta;
+    size_t n_acts, n_delta, n_floats, bytes;
     if (gs_mul_size(units, (size_t)max_batch, &n_acts) || gs_mul_size((size_t)width, (size_t)max_batch, &n_delta)) {
         gs_error(GS_ERR_USAGE, "batch of %d rows is too large for this network", max_batch);
+        free(net);
+        return NULL;
+    }
+    /* params, grads, momentum, acts, 2 x delta: refuse what cannot fit before trying */
+    char what[160];
+    int w = snprintf(what, sizeof what, "model.layers =");
+    for (int i = 0; i <= L && w < (int)sizeof what - 16; i++)
+        w += snprintf(what + w, sizeof what - (size_t)w, "%s %d", i ? "," : "", cfg->sizes[i]);
+    snprintf(what + w, sizeof what - (size_t)w, " (batch of %d rows)", max_batch);
+    if (gs_mul_size(off, 3, &n_floats) || gs_add_size(n_floats, n_acts, &n_floats)
+        || gs_add_size(n_floats, n_delta, &n_floats) || gs_add_size(n_floats, n_delta, &n_floats)
+        || gs_mul_size(n_floats, sizeof(float), &bytes)) {
+        gs_error(GS_ERR_USAGE, "%s: the network's buffers overflow the address space", what);
+        free(net);
+        return NULL;
+    }
+    if (gs_check_memory(GS_ERR_USAGE, bytes, what)) {
         free(net);
         return NULL;
     }

@@ -42,6 +42,12 @@ void *gs_calloc(size_t n_elems, size_t elem_size, const char *what);
 int gs_mul_size(size_t a, size_t b, size_t *out);
 int gs_add_size(size_t a, size_t b, size_t *out);
 
+/* Before allocating a size that came from a file or a config: returns 0,
+ * or records "WHAT needs X GiB, more than this machine's Y GiB of memory"
+ * and returns `status` when bytes exceeds the physical memory, so that an
+ * absurd size is refused with a message instead of attempted. */
+int gs_check_memory(int status, size_t bytes, const char *what);
+
 /* Wall clock in seconds (monotonic). */
 double gs_now(void);
 
