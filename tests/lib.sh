@@ -52,3 +52,29 @@ PYEOF
 
 # latest_ckpt DIR : path of the newest checkpoint
 latest_ckpt() { echo "$1/$(cat "$1/latest")"; }
+
+# stats_close A.h5 B.h5 RTOL : every /history/stats field within RTOL
+# normwise (grad_mean, a near-cancelling sum, against the norm of grad_std)
+stats_close() {
+  "$PY" - "$1" "$2" "$3" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b, rtol = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r"), float(sys.argv[3])
+bad, worst = 0, 0.0
+if not np.array_equal(a["/history/stats/step"][()], b["/history/stats/step"][()]):
+    print("records taken at different steps"); sys.exit(1)
+for k in a["/history/stats"]:
+    if k in ("step", "verdict"):
+        continue
+    x, y = a[f"/history/stats/{k}"][()].astype(np.float64), b[f"/history/stats/{k}"][()].astype(np.float64)
+    ref = a["/history/stats/grad_std"][()] if k == "grad_mean" else y
+    d = np.linalg.norm(x - y) / (np.linalg.norm(ref) + 1e-30)
+    worst = max(worst, d)
+    if d > rtol:
+        print(f"/history/stats/{k}: normwise difference {d:.3g} > {rtol:g}"); bad += 1
+va, vb = a["/history/stats/verdict"][()], b["/history/stats/verdict"][()]
+if not np.array_equal(va, vb):
+    print("verdicts differ:", va, vb); bad += 1
+print(f"statistics: largest normwise difference {worst:.3g} (tolerance {rtol:g}), verdicts equal: {np.array_equal(va, vb)}")
+sys.exit(1 if bad else 0)
+PYEOF
+}
