@@ -10,6 +10,7 @@
 #include "gradscope/watchdog.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,9 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
         return rc;
 
     t->steps_per_epoch = data_n_batches(t->train, B);
+    if (t->steps_per_epoch > 0 && cfg->epochs > INT64_MAX / t->steps_per_epoch)
+        return gs_error(GS_ERR_USAGE, "%s: [train] epochs = %d x %lld batches per epoch is more steps than can be "
+                        "counted", cfg->source, cfg->epochs, (long long)t->steps_per_epoch);
     t->total_steps = (int64_t)cfg->epochs * t->steps_per_epoch;
     if (cfg->max_steps >= 0 && cfg->max_steps < t->total_steps)
         t->total_steps = cfg->max_steps;
@@ -65,10 +69,12 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
         rc = act_acc_create(&t->acc, net);
     if (!rc)
         rc = hist_init(&t->hist, L);
-    if (!rc) /* the whole run's history up front: the step loop never grows it */
-        rc = hist_reserve(&t->hist, t->total_steps + 1,
-                          (cfg->eval_every > 0 ? cfg->epochs / cfg->eval_every : 0) + 2,
-                          t->total_steps / cfg->stats_every + 2);
+    /* the run's history up front, so the step loop never grows it (up to 16 Mi
+     * steps; a longer run grows it geometrically, rarely) */
+    const int64_t cap = (int64_t)1 << 24, n_steps = t->total_steps < cap ? t->total_steps : cap;
+    if (!rc)
+        rc = hist_reserve(&t->hist, n_steps + 1, (cfg->eval_every > 0 ? cfg->epochs / cfg->eval_every : 0) % cap + 2,
+                          n_steps / cfg->stats_every + 2);
     if (!rc) {
         t->b_sq = t->w_sq + L;
         t->upd_sq = t->w_sq + 2 * L;
