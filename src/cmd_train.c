@@ -173,13 +173,26 @@ static int resume(gs_trainer *t, const char *spec)
     return 0;
 }
 
+/* A line per layer whose verdict changed since the last record; at the
+ * first record, one line when every layer is healthy. */
 static void print_verdict_changes(gs_trainer *t)
 {
-    for (int l = 0; l < t->net->n_layers; l++)
+    const int L = t->net->n_layers;
+    const long long step = (long long)t->hist.rec_step[t->hist.n_rec - 1];
+    int first = 1, healthy = 1;
+    for (int l = 0; l < L; l++) {
+        first &= t->prev_verdict[l] < 0;
+        healthy &= t->verdict[l] == GS_V_HEALTHY;
+    }
+    if (first && healthy) {
+        printf("  diagnosis step %lld: all %d layers healthy\n", step, L);
+        return;
+    }
+    for (int l = 0; l < L; l++)
         if (t->verdict[l] != t->prev_verdict[l]) {
             const float *st = t->st + (size_t)l * GS_N_STATS;
             printf("  diagnosis step %lld: layer %d %s%s%s (grad norm %.3g, ratio to last %.3g, saturated %.2f, "
-                   "dead %.2f)\n", (long long)t->hist.rec_step[t->hist.n_rec - 1], l,
+                   "dead %.2f)\n", step, l,
                    t->prev_verdict[l] >= 0 ? stats_verdict_name(t->prev_verdict[l]) : "",
                    t->prev_verdict[l] >= 0 ? " -> " : "", stats_verdict_name(t->verdict[l]),
                    st[GS_ST_GRAD_NORM], st[GS_ST_RATIO_TO_LAST], st[GS_ST_SATURATED], st[GS_ST_DEAD]);

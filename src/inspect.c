@@ -19,8 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-static const char usage[] = "usage: gradscope inspect CKPT [--json] [--step N]\n";
+static const char usage[] = "usage: gradscope inspect CKPT|RUN_DIR [--json] [--step N]\n";
 
 /* What the verdict means for this layer and what to try, in one line. */
 static void explain(int v, const float *s, const char *act, char *buf, size_t n)
@@ -353,6 +354,16 @@ int cmd_inspect(int argc, char **argv)
     if (!path) {
         fprintf(stderr, "gradscope inspect: no checkpoint given\n%s", usage);
         return GS_ERR_USAGE;
+    }
+    /* a run directory stands for its newest valid checkpoint */
+    static char newest[GS_PATH_MAX + 300];
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if (ckpt_find_latest(path, newest, sizeof newest) != 0) {
+            fprintf(stderr, "gradscope inspect: %s: no valid checkpoint in this directory\n", path);
+            return GS_ERR_CKPT;
+        }
+        path = newest;
     }
 
     report *r = gs_calloc(1, sizeof *r, "inspect report");

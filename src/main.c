@@ -20,7 +20,7 @@ static void usage(FILE *f)
     fprintf(f, "gradscope %s — deep MLP training that shows what initialization does to gradients\n\n"
                "usage:\n"
                "  gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto]\n"
-               "  gradscope inspect CHECKPOINT [--json] [--step N]\n"
+               "  gradscope inspect CHECKPOINT|RUN_DIR [--json] [--step N]\n"
                "  gradscope convert idx IMAGES LABELS OUT.h5\n"
                "  gradscope config --doc | CONFIG [--set section.key=value]...\n"
                "  gradscope blas\n"

@@ -80,8 +80,8 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
         t->upd_sq = t->w_sq + 2 * L;
         t->wn_sq = t->w_sq + 3 * L;
         t->prev_verdict = t->verdict + L;
-        for (int l = 0; l < L; l++)
-            t->prev_verdict[l] = -1;
+        for (int l = 0; l < L; l++) /* no verdict yet: the first record reports every layer */
+            t->verdict[l] = t->prev_verdict[l] = -1;
     }
     /* Identical start: rank 0 draws the weights, everyone receives its bits. */
     if (!rc && d->rank == 0)

@@ -6,6 +6,6 @@
 #define GRADSCOPE_COMMANDS_H
 
 int cmd_train(int argc, char **argv);    /* gradscope train CONFIG [--set k=v]... [--resume PATH|auto] */
-int cmd_inspect(int argc, char **argv);  /* gradscope inspect CKPT [--json] [--step N] */
+int cmd_inspect(int argc, char **argv);  /* gradscope inspect CKPT|RUN_DIR [--json] [--step N] */
 
 #endif
