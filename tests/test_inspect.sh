@@ -22,6 +22,13 @@ grep -q "verdict" "$T/out.txt" && grep -q "layer 0: vanishing" "$T/out.txt" || f
 python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["layers"][0]["verdict"] == "vanishing", d' < "$T/out.json" \
   || fail "--json does not parse or lacks the verdict"
 
+# a run directory stands for its newest valid checkpoint
+"$BIN" inspect "$(dirname "$CKPT")" > "$T/dir.txt" 2>&1 || fail "inspect RUN_DIR: $(cat "$T/dir.txt")"
+grep -q "^file  *$CKPT" "$T/dir.txt" || fail "inspect RUN_DIR did not pick $CKPT: $(head -2 "$T/dir.txt")"
+mkdir -p "$T/empty"
+"$BIN" inspect "$T/empty" > /dev/null 2>&1; rc=$?
+[ $rc -eq 4 ] || fail "a directory without checkpoints: exit $rc, want 4"
+
 head -c 2000 "$CKPT" > "$T/cut.h5"
 "$BIN" inspect "$T/cut.h5" > /dev/null 2> "$T/err.txt"; rc=$?
 [ $rc -eq 4 ] || fail "truncated file: exit $rc, want 4"
