@@ -279,19 +279,19 @@ static int w_model(const wfile *w, const gs_net *net)
         const gs_layer *ly = &net->layer[l];
         const hsize_t wd[2] = {(hsize_t)ly->n_out, (hsize_t)ly->n_in}, bd[1] = {(hsize_t)ly->n_out};
         const char *attrs[] = {"activation", cfg_act_name(ly->act), "init", cfg_init_name(ly->init.kind), NULL};
-        char p[96];
-        snprintf(p, sizeof p, "/model/" CKPT_LAYER_FMT "/weight", l);
-        if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wd, 0, H5S_ALL, net->params + ly->w_off, attrs))
-            return GS_ERR_RUNTIME;
-        snprintf(p, sizeof p, "/model/" CKPT_LAYER_FMT "/bias", l);
-        if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd, 0, H5S_ALL, net->params + ly->b_off, NULL))
-            return GS_ERR_RUNTIME;
-        snprintf(p, sizeof p, "/optimizer/momentum/" CKPT_LAYER_FMT "/weight", l);
-        if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wd, 0, H5S_ALL, net->momentum + ly->w_off, NULL))
-            return GS_ERR_RUNTIME;
-        snprintf(p, sizeof p, "/optimizer/momentum/" CKPT_LAYER_FMT "/bias", l);
-        if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd, 0, H5S_ALL, net->momentum + ly->b_off, NULL))
-            return GS_ERR_RUNTIME;
+        /* the parameters (with their activation and init), then the momentum, same layout */
+        const struct { const char *group; const float *buf; const char **attrs; } part[2] = {
+            { "/model", net->params, attrs }, { "/optimizer/momentum", net->momentum, NULL } };
+        for (int k = 0; k < 2; k++) {
+            char p[96];
+            snprintf(p, sizeof p, "%s/" CKPT_LAYER_FMT "/weight", part[k].group, l);
+            if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wd, 0, H5S_ALL, part[k].buf + ly->w_off,
+                          part[k].attrs))
+                return GS_ERR_RUNTIME;
+            snprintf(p, sizeof p, "%s/" CKPT_LAYER_FMT "/bias", part[k].group, l);
+            if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd, 0, H5S_ALL, part[k].buf + ly->b_off, NULL))
+                return GS_ERR_RUNTIME;
+        }
     }
     return 0;
 }

@@ -69,6 +69,17 @@ static void r_close(rfile *r)
 }
 
 /* A scalar string attribute of the root (fixed length) into buf. */
+/* Close what an attribute read opened (any may be invalid). */
+static void close_attr(hid_t a, hid_t t, hid_t sp)
+{
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (t >= 0)
+        H5Tclose(t);
+    if (a >= 0)
+        H5Aclose(a);
+}
+
 static int r_attr_str(const rfile *r, const char *name, char *buf, size_t n, int required)
 {
     buf[0] = '\0';
@@ -91,12 +102,7 @@ static int r_attr_str(const rfile *r, const char *name, char *buf, size_t n, int
             snprintf(buf, n, "%s", tmp);
         free(tmp);
     }
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (t >= 0)
-        H5Tclose(t);
-    if (a >= 0)
-        H5Aclose(a);
+    close_attr(a, t, sp);
     return rc;
 }
 
@@ -111,12 +117,7 @@ static int r_attr_int(const rfile *r, const char *name, long long *v)
     if (t < 0 || sp < 0 || H5Tget_class(t) != H5T_INTEGER || H5Sget_simple_extent_npoints(sp) != 1 ||
         H5Aread(a, H5T_NATIVE_LLONG, v) < 0)
         rc = r_fail(r, "attribute '%s' of / is not a readable integer", name);
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (t >= 0)
-        H5Tclose(t);
-    if (a >= 0)
-        H5Aclose(a);
+    close_attr(a, t, sp);
     return rc;
 }
 
