@@ -10,6 +10,7 @@
 # tests/fuzz/regress/<target>/, where the CTest suite replays it.
 #   FUZZ_SECONDS=300 jobs/fuzz.sh            # longer
 #   FUZZ_TARGETS="ckpt idx" jobs/fuzz.sh     # some targets only
+#   FUZZ_SEED=1 jobs/fuzz.sh                 # repeatable (what CI does); unset: a new search each run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
@@ -63,7 +64,10 @@ for t in $FUZZ_TARGETS; do
   while left=$(( end - $(date +%s) )); [ "$left" -gt 0 ]; do
     log=$BUILD_DIR/fuzz_$t.$i.log
     rc=0
-    ASAN_OPTIONS=$asan "$BUILD_DIR/tests/fuzz_$t" -max_total_time="$left" -timeout=10 -rss_limit_mb=$rss \
+    # FUZZ_SEED makes a run repeatable (CI sets it); each restart takes the next seed
+    seed=()
+    [ -n "${FUZZ_SEED:-}" ] && seed=(-seed=$((FUZZ_SEED + i)))
+    ASAN_OPTIONS=$asan "$BUILD_DIR/tests/fuzz_$t" "${seed[@]}" -max_total_time="$left" -timeout=10 -rss_limit_mb=$rss \
       -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$crashes/" "${extra[@]}" "$corpus" \
       > "$log" 2>&1 || rc=$?
     execs=$(( execs + $(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 | grep . || echo 0) ))
