@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 static char gs_errbuf[1024];
+static int gs_errstatus;
 
 int gs_error(int status, const char *fmt, ...)
 {
@@ -17,12 +18,19 @@ int gs_error(int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(gs_errbuf, sizeof gs_errbuf, fmt, ap);
     va_end(ap);
+    gs_errstatus = status;
     return status;
 }
 
 const char *gs_last_error(void) { return gs_errbuf[0] ? gs_errbuf : "unknown error"; }
 
-void gs_clear_error(void) { gs_errbuf[0] = '\0'; }
+int gs_last_status(void) { return gs_errstatus ? gs_errstatus : GS_ERR_RUNTIME; }
+
+void gs_clear_error(void)
+{
+    gs_errbuf[0] = '\0';
+    gs_errstatus = 0;
+}
 
 int gs_mul_size(size_t a, size_t b, size_t *out)
 {

@@ -51,7 +51,7 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
     t->max_local = (int)data_max_local_rows(t->train);
 
     t->net = net_create(cfg, t->max_local);
-    rc = t->net ? 0 : GS_ERR_RUNTIME;
+    rc = t->net ? 0 : gs_last_status(); /* a network too large for the machine is a config error */
     if ((rc = dist_agree(d, rc)))
         return rc;
     gs_net *net = t->net;

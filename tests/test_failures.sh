@@ -63,7 +63,7 @@ row cli-inspect-none 2 "no checkpoint given" -- "$GS" inspect
 row cli-resume-novalue 2 "needs a value" -- "$GS" train "$WORK/t.ini" --resume
 
 # ---- config (the rest: test_cli_errors.sh) --------------------------------
-row cfg-too-big 1 "100000000.*needs [0-9.]+ GiB, more than this machine" -- \
+row cfg-too-big 2 "100000000.*needs [0-9.]+ GiB, more than this machine" -- \
   gs_mpi 2 train "$WORK/t.ini" --set "model.layers=784, 100000000, 10"
 row cfg-string-unwritable 2 "train.*no place to break the line" -- \
   "$GS" config "$WORK/t.ini" --set "data.train=/x/$(printf '#%.0s' $(seq 250))"

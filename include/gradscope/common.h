@@ -30,6 +30,9 @@ typedef enum {
  * kept until the next call; gs_last_error() returns it. */
 int gs_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *gs_last_error(void);
+/* The status recorded with that message (GS_ERR_RUNTIME if none), for
+ * functions that return a pointer and NULL on failure. */
+int gs_last_status(void);
 void gs_clear_error(void);
 
 /* malloc / calloc that record "out of memory allocating N bytes for WHAT"
