@@ -2,6 +2,7 @@
  * activation.c — elementwise nonlinearities in place, and f' through a = f(z).
  */
 #include "gradscope/activation.h"
+#include "gradscope/common.h"
 
 #include <math.h>
 
@@ -15,11 +16,7 @@
 float expf(float) __attribute__((__simd__("notinbranch")));
 float tanhf(float) __attribute__((__simd__("notinbranch")));
 
-/* clang 14 emits no symbol for a target_clones function that its own file
- * does not call (undefined act_forward at link): GCC only. */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
+GS_SIMD_CLONES
 void act_forward(gs_act act, float *a, size_t n, float leaky_slope)
 {
     switch (act) {

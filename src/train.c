@@ -210,13 +210,9 @@ int trainer_step(gs_trainer *t, int update)
     t->last_lr = optim_lr(cfg, s->step, t->total_steps);
     t->last_was_stats = stats_step || t->last_nonfinite;
     if (t->last_was_stats)
-        for (int l = 0; l < L; l++) {
-            const gs_layer *ly = &net->layer[l];
-            double w = 0.0;
-            for (size_t i = 0; i < (size_t)ly->n_out * ly->n_in; i++)
-                w += (double)net->params[ly->w_off + i] * net->params[ly->w_off + i];
-            t->wn_sq[l] = w;
-        }
+        for (int l = 0; l < L; l++)
+            t->wn_sq[l] = optim_sum_sq(net->params + net->layer[l].w_off,
+                                       (size_t)net->layer[l].n_out * net->layer[l].n_in);
     t1 = gs_now();
     t->timer[GS_T_STATS] += t1 - t0;
 

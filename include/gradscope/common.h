@@ -51,6 +51,15 @@ int gs_add_size(size_t a, size_t b, size_t *out);
  * absurd size is refused with a message instead of attempted. */
 int gs_check_memory(int status, size_t bytes, const char *what);
 
+/* Hot elementwise loops are compiled once per ISA (AVX-512, AVX2, baseline)
+ * and the best is picked when the program loads. GCC only: clang 14 emits
+ * no symbol for a cloned function its own file does not call. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define GS_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define GS_SIMD_CLONES
+#endif
+
 /* Wall clock in seconds (monotonic). */
 double gs_now(void);
 

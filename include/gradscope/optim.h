@@ -11,6 +11,7 @@
 #ifndef GRADSCOPE_OPTIM_H
 #define GRADSCOPE_OPTIM_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "gradscope/config.h"
 #include "gradscope/net.h"
@@ -21,6 +22,9 @@ double optim_lr(const gs_config *cfg, int64_t step, int64_t total_steps);
 /* Sum of squares of the gradient of each layer's weights (out_w) and biases
  * (out_b), each of n_layers; returns the global norm sqrt(sum of all). */
 double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq);
+
+/* sum of x_i^2 over n floats, in double (the kernel of optim_grad_norms). */
+double optim_sum_sq(const float *x, size_t n);
 
 /* One update of every parameter. `grad_norm` is the global norm (before
  * clipping) from optim_grad_norms. If upd_sq is non-NULL it receives, per
