@@ -54,7 +54,8 @@ float act_derivative(gs_act act, float a, float leaky_slope)
     }
 }
 
-void act_backward(gs_act act, float *d, const float *a, size_t n, float leaky_slope)
+GS_SIMD_CLONES
+void act_backward(gs_act act, float *restrict d, const float *restrict a, size_t n, float leaky_slope)
 {
     switch (act) {
     case GS_ACT_SIGMOID:

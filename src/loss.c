@@ -2,32 +2,51 @@
  * loss.c — softmax cross-entropy (log-sum-exp stable) and mean squared error.
  */
 #include "gradscope/loss.h"
+#include "gradscope/common.h"
 
 #include <math.h>
 #include <stddef.h>
 
+/* The exponentials go through libmvec's vector expf (see activation.c): the
+ * file is built with -fno-math-errno and cloned per ISA. */
+float expf(float) __attribute__((__simd__("notinbranch")));
+
+/* Three passes over the (B, K) block so that the exponentials run on whole
+ * vectors even when K is small (10 classes): shift each row by its maximum,
+ * exponentiate the block, then normalise row by row. The sums and the log
+ * are in double. */
+GS_SIMD_CLONES
 double loss_softmax_ce(const float *Z, const float *labels, int B, int K, float scale,
                        float *dZ, double *n_correct)
 {
+    const size_t n = (size_t)B * (size_t)K;
+    for (int i = 0; i < B; i++) {
+        const float *z = Z + (size_t)i * K;
+        float *dz = dZ + (size_t)i * K;
+        float zmax = z[0];
+        for (int k = 1; k < K; k++)
+            zmax = z[k] > zmax ? z[k] : zmax;
+        for (int k = 0; k < K; k++)
+            dz[k] = z[k] - zmax;
+    }
+    for (size_t j = 0; j < n; j++)
+        dZ[j] = expf(dZ[j]);
     double total = 0.0;
     for (int i = 0; i < B; i++) {
         const float *z = Z + (size_t)i * K;
         float *dz = dZ + (size_t)i * K;
-        int y = (int)labels[i];
-        int arg = 0;
-        float zmax = z[0];
+        const int y = (int)labels[i];
+        int arg = 0; /* the first maximum of z (its exponentials may tie) */
         for (int k = 1; k < K; k++)
-            if (z[k] > zmax) {
-                zmax = z[k];
-                arg = k;
-            }
+            arg = z[k] > z[arg] ? k : arg;
         double sum = 0.0;
         for (int k = 0; k < K; k++)
-            sum += exp((double)(z[k] - zmax));
-        double lse = (double)zmax + log(sum);
-        total += lse - (double)z[y];
+            sum += dz[k];
+        /* lse - z[y] = log(sum) + max - z[y], from z, so that a tiny dz[y] loses nothing */
+        total += log(sum) + (double)z[arg] - (double)z[y];
+        const float inv = (float)(1.0 / sum);
         for (int k = 0; k < K; k++)
-            dz[k] = scale * ((float)exp((double)z[k] - lse) - (k == y ? 1.0f : 0.0f));
+            dz[k] = scale * (dz[k] * inv - (k == y ? 1.0f : 0.0f));
         *n_correct += (arg == y);
     }
     return total;

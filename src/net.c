@@ -172,6 +172,19 @@ const float *net_forward(gs_net *net, const float *X, int B, gs_act_acc *acc, fl
 
 float *net_output_grad(gs_net *net) { return net->delta[0]; }
 
+/* db = the column sums of dZ (B, n), rows added in order 0..B-1; row by row,
+ * so the inner loop runs over contiguous columns and vectorizes */
+GS_SIMD_CLONES
+static void col_sums(const float *restrict dZ, int B, int n, float *restrict db)
+{
+    memcpy(db, dZ, (size_t)n * sizeof(float));
+    for (int i = 1; i < B; i++) {
+        const float *restrict row = dZ + (size_t)i * n;
+        for (int j = 0; j < n; j++)
+            db[j] += row[j];
+    }
+}
+
 /* dW_l = dZ_l^T A_{l-1} ; db_l = colsum(dZ_l) ; dZ_{l-1} = (dZ_l W_l) * f'_{l-1} */
 void net_backward(gs_net *net, const float *X, int B, void (*on_layer)(void *ctx, int l), void *ctx)
 {
@@ -184,12 +197,7 @@ void net_backward(gs_net *net, const float *X, int B, void (*on_layer)(void *ctx
         float *db = net->grads + ly->b_off;                           /* (n_out) */
         if (B > 0) {
             gs_sgemm(1, 0, ly->n_out, ly->n_in, B, 1.0f, dZ, ly->n_out, in, ly->n_in, 0.0f, dW, ly->n_in);
-            memcpy(db, dZ, (size_t)ly->n_out * sizeof(float));
-            for (int i = 1; i < B; i++) {
-                const float *row = dZ + (size_t)i * ly->n_out;
-                for (int j = 0; j < ly->n_out; j++)
-                    db[j] += row[j];
-            }
+            col_sums(dZ, B, ly->n_out, db);
         } else {
             memset(dW, 0, ((size_t)ly->n_out * ly->n_in + ly->n_out) * sizeof(float));
         }
