@@ -111,6 +111,9 @@ static int write_checkpoint(gs_trainer *t, const char *tag, char *path, size_t p
     path[0] = '\0';
     if (!t->cfg.dir[0])
         return 0;
+    /* the sharded optimizer's momentum, whole, for rank 0 to write */
+    if ((rc = trainer_gather_optimizer(t)))
+        dist_abort(&t->dist, rc); /* a broken collective cannot be agreed on */
     watchdog_phase("checkpoint", t->state.step);
     if (t->dist.rank == 0) {
         /* The run directory vanished since our last checkpoint (deleted, or

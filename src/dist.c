@@ -105,6 +105,50 @@ int dist_iallreduce_sum_float(const gs_dist *d, float *buf, size_t n, MPI_Reques
                      "MPI_Iallreduce");
 }
 
+/* a[i] += b[i]: the sum b + a, which is a + b (IEEE addition commutes) */
+static void add_into(float *restrict a, const float *restrict b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] += b[i];
+}
+
+static size_t piece_of(int count, size_t off)
+{
+    if ((size_t)count <= off)
+        return 0;
+    return (size_t)count - off < GS_RING_PIECE ? (size_t)count - off : GS_RING_PIECE;
+}
+
+int dist_reduce_scatter_ring(const gs_dist *d, float *buf, const int *counts, const int *displs, float *scratch)
+{
+    const int P = d->size, r = d->rank, next = (r + 1) % P, prev = (r + P - 1) % P;
+    /* every rank makes the same number of exchanges per step (the largest
+     * block's pieces), so that each send meets its receive, empty or not */
+    int max_count = 0;
+    for (int q = 0; q < P; q++)
+        max_count = counts[q] > max_count ? counts[q] : max_count;
+    for (int k = 0; k < P - 1; k++) {
+        const int sb = ((r - k - 1) % P + P) % P, rb = ((r - k - 2) % P + P) % P;
+        const float *send = buf + displs[sb];
+        float *acc = buf + displs[rb];
+        for (size_t off = 0; off < (size_t)max_count; off += GS_RING_PIECE) {
+            size_t ns = piece_of(counts[sb], off), nr = piece_of(counts[rb], off);
+            if (mpi_check(MPI_Sendrecv(send + off, (int)ns, MPI_FLOAT, next, 0, scratch, (int)nr, MPI_FLOAT, prev, 0,
+                                       d->comm, MPI_STATUS_IGNORE),
+                          "MPI_Sendrecv (gradient reduce-scatter)"))
+                return GS_ERR_RUNTIME;
+            add_into(acc + off, scratch, nr);
+        }
+    }
+    return 0;
+}
+
+int dist_allgatherv_float(const gs_dist *d, float *buf, const int *counts, const int *displs)
+{
+    return mpi_check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, d->comm),
+                     "MPI_Allgatherv");
+}
+
 int dist_test(MPI_Request *req, int *done)
 {
     return mpi_check(MPI_Test(req, done, MPI_STATUS_IGNORE), "MPI_Test");

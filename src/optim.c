@@ -60,19 +60,46 @@ double optim_sum_sq(const float *x, size_t n)
     return sum_sq(x, n);
 }
 
-GS_SIMD_CLONES
-double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq)
+/* The part [*a, *b) of [x, x + n) that lies in [lo, hi); [lo, lo) when
+ * none does, so that g + (*a - lo) always points into the range's gradient. */
+static inline void overlap_of(size_t x, size_t n, size_t lo, size_t hi, size_t *a, size_t *b)
 {
-    double total = 0.0;
+    *a = x > lo ? x : lo;
+    *b = x + n < hi ? x + n : hi;
+    if (*b <= *a)
+        *a = *b = lo;
+}
+
+GS_SIMD_CLONES
+void optim_grad_sq_range(const gs_net *net, size_t lo, size_t hi, const float *g, double *w_sq, double *b_sq)
+{
     for (int l = 0; l < net->n_layers; l++) {
         const gs_layer *ly = &net->layer[l];
-        double w = sum_sq(net->grads + ly->w_off, (size_t)ly->n_out * ly->n_in);
-        double b = sum_sq(net->grads + ly->b_off, (size_t)ly->n_out);
-        if (out_w_sq) out_w_sq[l] = w;
-        if (out_b_sq) out_b_sq[l] = b;
-        total += w + b;
+        size_t a, b;
+        overlap_of(ly->w_off, (size_t)ly->n_out * ly->n_in, lo, hi, &a, &b);
+        w_sq[l] = sum_sq(g + (a - lo), b - a);
+        overlap_of(ly->b_off, (size_t)ly->n_out, lo, hi, &a, &b);
+        b_sq[l] = sum_sq(g + (a - lo), b - a);
     }
+}
+
+double optim_total_norm(const double *w_sq, const double *b_sq, int n_layers)
+{
+    double total = 0.0;
+    for (int l = 0; l < n_layers; l++)
+        total += w_sq[l] + b_sq[l];
     return sqrt(total);
+}
+
+double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq)
+{
+    double w[GS_MAX_LAYERS], b[GS_MAX_LAYERS];
+    optim_grad_sq_range(net, 0, net->n_params, net->grads, w, b);
+    for (int l = 0; l < net->n_layers; l++) {
+        if (out_w_sq) out_w_sq[l] = w[l];
+        if (out_b_sq) out_b_sq[l] = b[l];
+    }
+    return optim_total_norm(w, b, net->n_layers);
 }
 
 /* The update of n values; decay = weight decay for weights, 0 for biases.
@@ -135,7 +162,8 @@ static inline __attribute__((always_inline)) double sgd_nesterov(float *restrict
 }
 
 GS_SIMD_CLONES
-void optim_step(gs_net *net, const gs_config *cfg, double lr, double grad_norm, double *upd_sq)
+void optim_step_range(gs_net *net, const gs_config *cfg, double lr, double grad_norm, size_t lo, size_t hi,
+                      const float *g, double *upd_sq)
 {
     float clip = 1.0f;
     if (cfg->clip_norm > 0.0 && grad_norm > cfg->clip_norm && isfinite(grad_norm))
@@ -143,18 +171,26 @@ void optim_step(gs_net *net, const gs_config *cfg, double lr, double grad_norm, 
     const float mu = (float)cfg->momentum, wd = (float)cfg->weight_decay, flr = (float)lr;
     for (int l = 0; l < net->n_layers; l++) {
         const gs_layer *ly = &net->layer[l];
-        const size_t nw = (size_t)ly->n_out * ly->n_in, nb = (size_t)ly->n_out;
-        float *w = net->params + ly->w_off, *g = net->grads + ly->w_off, *v = net->momentum + ly->w_off;
-        float *bw = net->params + ly->b_off, *bg = net->grads + ly->b_off, *bv = net->momentum + ly->b_off;
+        size_t a, b, ba, bb;
+        overlap_of(ly->w_off, (size_t)ly->n_out * ly->n_in, lo, hi, &a, &b);
+        overlap_of(ly->b_off, (size_t)ly->n_out, lo, hi, &ba, &bb);
+        float *w = net->params + a, *v = net->momentum + a, *bw = net->params + ba, *bv = net->momentum + ba;
+        const float *gw = g + (a - lo), *gb = g + (ba - lo);
         double u = 0.0;
         if (cfg->nesterov) {
-            u = upd_sq ? sgd_nesterov(w, g, v, nw, flr, mu, wd, clip, 1) : sgd_nesterov(w, g, v, nw, flr, mu, wd, clip, 0);
-            sgd_nesterov(bw, bg, bv, nb, flr, mu, 0.0f, clip, 0);
+            u = upd_sq ? sgd_nesterov(w, gw, v, b - a, flr, mu, wd, clip, 1)
+                       : sgd_nesterov(w, gw, v, b - a, flr, mu, wd, clip, 0);
+            sgd_nesterov(bw, gb, bv, bb - ba, flr, mu, 0.0f, clip, 0);
         } else {
-            u = upd_sq ? sgd(w, g, v, nw, flr, mu, wd, clip, 1) : sgd(w, g, v, nw, flr, mu, wd, clip, 0);
-            sgd(bw, bg, bv, nb, flr, mu, 0.0f, clip, 0);
+            u = upd_sq ? sgd(w, gw, v, b - a, flr, mu, wd, clip, 1) : sgd(w, gw, v, b - a, flr, mu, wd, clip, 0);
+            sgd(bw, gb, bv, bb - ba, flr, mu, 0.0f, clip, 0);
         }
         if (upd_sq)
             upd_sq[l] = u;
     }
+}
+
+void optim_step(gs_net *net, const gs_config *cfg, double lr, double grad_norm, double *upd_sq)
+{
+    optim_step_range(net, cfg, lr, grad_norm, 0, net->n_params, net->grads, upd_sq);
 }

@@ -9,14 +9,40 @@
 #include "gradscope/optim.h"
 #include "gradscope/watchdog.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The step's scalar reduction: GS_N_SCALARS, then (sharded) each layer's
+ * partial gradient sums of squares (2 x n_layers), then (statistics steps)
+ * the activation sums (n_layers x GS_ACT_NSUMS). */
 static int n_scalars(const gs_trainer *t)
 {
-    return GS_N_SCALARS + t->net->n_layers * GS_ACT_NSUMS;
+    return GS_N_SCALARS + t->net->n_layers * (2 + GS_ACT_NSUMS);
+}
+
+/* The sharded optimizer's ranges: consecutive, in rank order, cut at
+ * multiples of 16 floats so that each starts on a cache line. */
+static int shard_create(gs_trainer *t)
+{
+    const int P = t->dist.size;
+    const size_t n = t->net->n_params;
+    t->counts = gs_calloc((size_t)P * 2, sizeof(int), "optimizer shards");
+    t->ring_scratch = gs_malloc(GS_RING_PIECE, sizeof(float), "reduce-scatter buffer");
+    if (!t->counts || !t->ring_scratch)
+        return GS_ERR_RUNTIME;
+    t->displs = t->counts + P;
+    for (int q = 0; q < P; q++) {
+        size_t lo = q ? (n * (size_t)q / (size_t)P) & ~(size_t)15 : 0;
+        size_t hi = q < P - 1 ? (n * (size_t)(q + 1) / (size_t)P) & ~(size_t)15 : n;
+        t->displs[q] = (int)lo;
+        t->counts[q] = (int)(hi - lo);
+    }
+    t->shard_lo = (size_t)t->displs[t->dist.rank];
+    t->shard_hi = t->shard_lo + (size_t)t->counts[t->dist.rank];
+    return 0;
 }
 
 int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
@@ -65,6 +91,12 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
     t->verdict = gs_calloc((size_t)L * 2, sizeof(int), "verdicts");
     t->reqs = gs_calloc((size_t)L, sizeof(MPI_Request), "requests");
     rc = (t->X && t->Y && t->scalars && t->w_sq && t->st && t->verdict && t->reqs) ? 0 : GS_ERR_RUNTIME;
+    /* MPI counts are int: a buffer of more than 2^31 parameters stays replicated */
+    t->shard = cfg->shard && d->size > 1 && net->n_params <= (size_t)INT_MAX;
+    t->shard_lo = 0;
+    t->shard_hi = net->n_params;
+    if (!rc && t->shard)
+        rc = shard_create(t);
     if (!rc)
         rc = act_acc_create(&t->acc, net);
     if (!rc)
@@ -108,6 +140,8 @@ void trainer_free(gs_trainer *t)
     free(t->st);
     free(t->verdict);
     free(t->reqs);
+    free(t->ring_scratch);
+    free(t->counts);
     memset(t, 0, sizeof *t);
 }
 
@@ -165,43 +199,68 @@ int trainer_step(gs_trainer *t, int update)
     t0 = gs_now();
     t->timer[GS_T_FORWARD] += t0 - t1;
 
-    const int overlap = cfg->overlap && t->dist.size > 1;
     t->n_reqs = 0;
+    t->reduce_full = !t->shard || stats_step;
+    const int P = t->dist.size, overlap = cfg->overlap && P > 1 && t->reduce_full;
     watchdog_phase("backward", s->step);
     net_backward(net, t->X, n_local, overlap ? start_bucket : NULL, t);
     t1 = gs_now();
     t->timer[GS_T_BACKWARD] += t1 - t0;
 
-    /* the gradient: every rank now holds the mean over the global batch */
+    /* the gradient: every rank now holds the mean over the global batch, of
+     * its range (sharded) or of everything */
     watchdog_phase("gradient allreduce", s->step);
-    if (t->dist.size > 1) {
-        rc = overlap ? dist_waitall(t->n_reqs, t->reqs) : dist_allreduce_sum_float(&t->dist, net->grads, net->n_params);
+    if (P > 1) {
+        if (overlap)
+            rc = dist_waitall(t->n_reqs, t->reqs);
+        else if (t->reduce_full)
+            rc = dist_allreduce_sum_float(&t->dist, net->grads, net->n_params);
+        else
+            rc = dist_reduce_scatter_ring(&t->dist, net->grads, t->counts, t->displs, t->ring_scratch);
         if (rc)
             return rc;
     }
-    /* the step's scalars, flags and activation sums in one small reduction */
+    const float *g = net->grads + t->shard_lo;
+    t0 = gs_now();
+    t->timer[GS_T_REDUCE] += t0 - t1;
+    optim_grad_sq_range(net, t->shard_lo, t->shard_hi, g, t->w_sq, t->b_sq);
+    t1 = gs_now();
+    t->timer[GS_T_STATS] += t1 - t0;
+
+    /* the step's scalars, flags, (sharded) partial norms and (statistics
+     * steps) activation sums in one small reduction */
     sc[GS_SC_STOP] += t->local_stop;
     sc[GS_SC_ERROR] += t->local_error;
     sc[GS_SC_CKPT] += t->local_ckpt;
     int n_sc = GS_N_SCALARS;
-    watchdog_phase("scalar allreduce", s->step);
-    if (stats_step) {
-        memcpy(sc + GS_N_SCALARS, t->acc.layer_sums, (size_t)L * GS_ACT_NSUMS * sizeof(double));
-        n_sc = n_scalars(t);
+    if (t->shard) {
+        memcpy(sc + n_sc, t->w_sq, (size_t)L * sizeof(double));
+        memcpy(sc + n_sc + L, t->b_sq, (size_t)L * sizeof(double));
+        n_sc += 2 * L;
     }
-    if (t->dist.size > 1) {
+    const int act_at = n_sc;
+    if (stats_step) {
+        memcpy(sc + act_at, t->acc.layer_sums, (size_t)L * GS_ACT_NSUMS * sizeof(double));
+        n_sc += L * GS_ACT_NSUMS;
+    }
+    watchdog_phase("scalar allreduce", s->step);
+    if (P > 1) {
         if ((rc = dist_allreduce_sum_double(&t->dist, sc, (size_t)n_sc)))
             return rc;
         if (stats_step && (rc = dist_allreduce_sum_float(&t->dist, t->acc.unit_active, net->n_units)))
             return rc;
     }
+    if (t->shard) {
+        memcpy(t->w_sq, sc + GS_N_SCALARS, (size_t)L * sizeof(double));
+        memcpy(t->b_sq, sc + GS_N_SCALARS + L, (size_t)L * sizeof(double));
+    }
     if (stats_step)
-        memcpy(t->acc.layer_sums, sc + GS_N_SCALARS, (size_t)L * GS_ACT_NSUMS * sizeof(double));
+        memcpy(t->acc.layer_sums, sc + act_at, (size_t)L * GS_ACT_NSUMS * sizeof(double));
     t0 = gs_now();
     t->timer[GS_T_REDUCE] += t0 - t1;
     watchdog_phase("update", s->step);
 
-    const double grad_norm = optim_grad_norms(net, t->w_sq, t->b_sq);
+    const double grad_norm = optim_total_norm(t->w_sq, t->b_sq, L);
     const double loss = sc[GS_SC_LOSS] / (double)b_rows;
     t->last_loss = loss;
     t->last_acc = sc[GS_SC_CORRECT] / (double)b_rows;
@@ -209,6 +268,11 @@ int trainer_step(gs_trainer *t, int update)
     t->last_nonfinite = !isfinite(grad_norm) || !isfinite(loss);
     t->last_lr = optim_lr(cfg, s->step, t->total_steps);
     t->last_was_stats = stats_step || t->last_nonfinite;
+    /* a non-finite gradient on a sharded step: the statistics that name the
+     * layer need the whole gradient, whose ranges the ranks hold */
+    if (t->last_nonfinite && !t->reduce_full &&
+        (rc = dist_allgatherv_float(&t->dist, net->grads, t->counts, t->displs)))
+        return rc;
     if (t->last_was_stats)
         for (int l = 0; l < L; l++)
             t->wn_sq[l] = optim_sum_sq(net->params + net->layer[l].w_off,
@@ -219,9 +283,20 @@ int trainer_step(gs_trainer *t, int update)
     const int apply = update && !t->last_nonfinite;
     memset(t->upd_sq, 0, (size_t)L * sizeof(double));
     if (apply) /* the update's norm only where the statistics use it */
-        optim_step(net, cfg, t->last_lr, grad_norm, t->last_was_stats ? t->upd_sq : NULL);
+        optim_step_range(net, cfg, t->last_lr, grad_norm, t->shard_lo, t->shard_hi, g,
+                         t->last_was_stats ? t->upd_sq : NULL);
     t0 = gs_now();
     t->timer[GS_T_UPDATE] += t0 - t1;
+    if (apply && t->shard) { /* every rank's updated range to every rank */
+        watchdog_phase("parameter allgather", s->step);
+        if ((rc = dist_allgatherv_float(&t->dist, net->params, t->counts, t->displs)))
+            return rc;
+        if (t->last_was_stats && (rc = dist_allreduce_sum_double(&t->dist, t->upd_sq, (size_t)L)))
+            return rc;
+        t1 = gs_now();
+        t->timer[GS_T_REDUCE] += t1 - t0;
+        t0 = t1;
+    }
 
     if (t->last_was_stats) {
         stats_compute(net, &t->acc, t->upd_sq, t->wn_sq, t->st);
@@ -250,6 +325,14 @@ int trainer_step(gs_trainer *t, int update)
         }
     }
     return 0;
+}
+
+int trainer_gather_optimizer(gs_trainer *t)
+{
+    if (!t->shard)
+        return 0;
+    watchdog_phase("momentum allgather", t->state.step);
+    return dist_allgatherv_float(&t->dist, t->net->momentum, t->counts, t->displs);
 }
 
 int trainer_evaluate(gs_trainer *t, gs_data *ds, double *loss, double *acc)

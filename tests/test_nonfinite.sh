@@ -45,4 +45,32 @@ good=$(latest_ckpt "$WORK/run")
 gs_mpi 2 train "$WORK/x.ini" --set train.on_nonfinite=skip --set "checkpoint.dir=$WORK/skip" > "$WORK/skip.log" 2>&1; rc=$?
 [ $rc -eq 0 ] && grep -q "update skipped" "$WORK/skip.log" && pass "on_nonfinite = skip finishes and says what it skipped" \
   || { tail -3 "$WORK/skip.log"; fail "skip policy: exit $rc"; }
+# The sharded optimizer on steps without statistics: the ranks hold only
+# their ranges of the reduced gradient, so a non-finite step must gather
+# the whole of it before its statistics name the layers. Its records must
+# match the replicated optimizer's (finite where they are finite, and close).
+for sh in true false; do
+  gs_mpi 2 train "$WORK/x.ini" --set train.on_nonfinite=skip --set stats.every_steps=4 \
+    --set optimizer.shard=$sh --set "checkpoint.dir=$WORK/skip_$sh" > "$WORK/skip_$sh.log" 2>&1 \
+    || { tail -3 "$WORK/skip_$sh.log"; fail "skip with shard = $sh: exit $?"; }
+done
+"$PY" - "$(latest_ckpt "$WORK/skip_true")" "$(latest_ckpt "$WORK/skip_false")" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+sa, sb = a["/history/stats/step"][()], b["/history/stats/step"][()]
+print("records at steps", list(sa), "and", list(sb))
+if not np.array_equal(sa, sb) or not any(s % 4 for s in sa):
+    print("expected the same records, some of them between every_steps = 4"); sys.exit(1)
+for k in ("grad_norm", "grad_absmax", "bias_grad_norm"):
+    x, y = a[f"/history/stats/{k}"][()].astype(np.float64), b[f"/history/stats/{k}"][()].astype(np.float64)
+    fx, fy = np.isfinite(x), np.isfinite(y)
+    if not np.array_equal(fx, fy) or not fx.any():
+        print(f"{k}: finite in different places"); sys.exit(1)
+    d = np.max(np.abs(x[fx] - y[fx]) / (np.abs(y[fx]) + 1e-30))
+    print(f"{k}: {fx.sum()} finite values, largest relative difference {d:.3g}")
+    if d > 1e-4:
+        sys.exit(1)
+PYEOF
+[ $? -eq 0 ] && pass "sharded and replicated record the same statistics on non-finite steps between records" \
+  || fail "sharded statistics of non-finite steps differ from the replicated ones"
 finish

@@ -74,6 +74,7 @@ typedef struct {
 
     /* [optimizer] */
     double lr;
+    int shard;                         /* bool: sharded update (reduce-scatter, allgather) at > 1 rank */
     double momentum;
     int nesterov;                      /* bool */
     double weight_decay;

@@ -23,6 +23,14 @@ double optim_lr(const gs_config *cfg, int64_t step, int64_t total_steps);
  * (out_b), each of n_layers; returns the global norm sqrt(sum of all). */
 double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq);
 
+/* The same on the parameters [lo, hi) of the flat buffer only (a rank's
+ * shard of a sharded optimizer), whose gradient is g (g[0] belongs to
+ * parameter lo): w_sq and b_sq get each layer's part (0 outside). */
+void optim_grad_sq_range(const gs_net *net, size_t lo, size_t hi, const float *g, double *w_sq, double *b_sq);
+
+/* sqrt of the sum over layers of w_sq + b_sq, in layer order. */
+double optim_total_norm(const double *w_sq, const double *b_sq, int n_layers);
+
 /* sum of x_i^2 over n floats, in double (the kernel of optim_grad_norms). */
 double optim_sum_sq(const float *x, size_t n);
 
@@ -30,5 +38,11 @@ double optim_sum_sq(const float *x, size_t n);
  * clipping) from optim_grad_norms. If upd_sq is non-NULL it receives, per
  * layer, the sum of squares of the weight update actually applied. */
 void optim_step(gs_net *net, const gs_config *cfg, double lr, double grad_norm, double *upd_sq);
+
+/* The update of the parameters [lo, hi) only, with gradient g (g[0] belongs
+ * to parameter lo); upd_sq gets each layer's part of the update's sum of
+ * squares. `grad_norm` is the norm of the WHOLE gradient (for clipping). */
+void optim_step_range(gs_net *net, const gs_config *cfg, double lr, double grad_norm, size_t lo, size_t hi,
+                      const float *g, double *upd_sq);
 
 #endif

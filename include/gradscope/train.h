@@ -3,9 +3,15 @@
  *
  * One step: this rank's slice of global batch k -> forward -> loss ->
  * backward (each layer's gradient reduced as soon as it is final when
- * `overlap` is on, else one MPI_Allreduce of the flat buffer) -> one small
+ * `overlap` is on, else one collective on the flat buffer) -> one small
  * reduction of the step's scalars (loss, correct, samples, flags, activation
- * sums) -> per-layer norms -> SGD update, identical on every rank.
+ * sums, per-layer gradient norms) -> SGD update.
+ * With the sharded optimizer (default at > 1 rank) the gradient is
+ * reduce-scattered (a blocking ring: `overlap` does not apply), each rank
+ * updates its 1/P of the parameters and the parameters are allgathered;
+ * statistics steps all-reduce the whole gradient (their per-layer statistics
+ * read all of it). Without it the gradient is all-reduced and every rank
+ * applies the same update to all parameters.
  * The benchmark and tests drive trainer_step() directly.
  */
 #ifndef GRADSCOPE_TRAIN_H
@@ -44,6 +50,16 @@ typedef struct {
     MPI_Request *reqs;        /* (n_layers): one bucket per layer when overlapping */
     int n_reqs;
 
+    /* The sharded optimizer ([optimizer] shard, > 1 rank): the gradient is
+     * reduce-scattered in place, this rank updates the parameters
+     * [shard_lo, shard_hi) of the flat buffer, then every rank's range is
+     * allgathered. Without sharding the range is the whole buffer. */
+    int shard;
+    size_t shard_lo, shard_hi;
+    int *counts, *displs;     /* (ranks): every rank's range */
+    float *ring_scratch;      /* (GS_RING_PIECE): the reduce-scatter's receive buffer */
+    int reduce_full;          /* this step all-reduces the whole gradient (no sharding, or a stats step) */
+
     /* this rank's votes for the next step (a signal arrived, a fault, a timed
      * checkpoint is due); the step's reduction tells every rank the totals */
     int local_stop, local_error, local_ckpt;
@@ -65,6 +81,10 @@ void trainer_free(gs_trainer *t);
  * state.epoch; advances the state. `update` = 0 computes gradients and
  * statistics without changing the weights (the init audit). Collective. */
 int trainer_step(gs_trainer *t, int update);
+
+/* Make net->momentum whole on every rank (the sharded optimizer keeps each
+ * rank's range current only): before writing a checkpoint. Collective. */
+int trainer_gather_optimizer(gs_trainer *t);
 
 /* Loss and accuracy on the test set (or the training shard when there is
  * no test set), independent of the rank count. Collective. */

@@ -7,7 +7,11 @@
  *           local batch (median of repeats after warm-up), summed;
  *   step    trainer_step() timed step by step after warm-up (median), with
  *           the per-phase medians from the trainer's timers; at > 1 rank with
- *           overlap off and on;
+ *           the sharded optimizer and with the replicated one, overlap off
+ *           and on;
+ *   floor   bound + the optimizer alone (norms and update of the rank's
+ *           range, memory-bound) + the gradient communication alone: the
+ *           step if nothing overlapped and nothing else cost anything;
  *   memory  peak RSS (VmHWM, reset before each model) against the estimate
  *           from the net's table and the data shard.
  * Rank 0 prints one table; --tsv FILE also writes it machine-readable for
@@ -58,7 +62,8 @@ static void usage(FILE *f)
                "  --models W,D,S   built-in models to run (default all; 'none' for only the configs)\n"
                "  --steps N        timed steps (default 30)      --warmup N   warm-up steps (default 4)\n"
                "  --threads N      BLAS threads per rank (default 1)\n"
-               "  --overlap MODE   off | on | both (default both; at 1 rank overlap is never used)\n"
+               "  --shard MODE     off | on | both: sharded optimizer at > 1 rank (default both)\n"
+               "  --overlap MODE   off | on | both: with the replicated optimizer (default both)\n"
                "  --n-train N      rows of the synthetic training set (default 16384)\n"
                "  --no-bound       skip the BLAS bound            --tsv FILE   append results (rank 0)\n"
                "  --label TEXT     run label in the TSV (default RxT)\n");
@@ -93,7 +98,14 @@ static int parse_args(int argc, char **argv, bench_opts *o, const char **models,
             o->tsv = argv[++i];
         else if (!strcmp(a, "--label"))
             o->label = argv[++i];
-        else if (!strcmp(a, "--overlap")) {
+        else if (!strcmp(a, "--shard")) {
+            v = argv[++i];
+            o->shard_mode = !strcmp(v, "off") ? 0 : !strcmp(v, "on") ? 1 : !strcmp(v, "both") ? 2 : -1;
+            if (o->shard_mode < 0) {
+                fprintf(stderr, "gradscope-bench: --shard off|on|both, not '%s'\n", v);
+                return 1;
+            }
+        } else if (!strcmp(a, "--overlap")) {
             v = argv[++i];
             o->overlap_mode = !strcmp(v, "off") ? 0 : !strcmp(v, "on") ? 1 : !strcmp(v, "both") ? 2 : -1;
             if (o->overlap_mode < 0) {
@@ -123,19 +135,29 @@ static void print_header(const bench_opts *o, const gs_dist *d)
     printf("step = median of %d steps after %d warm-up; phases are medians (mean over ranks); "
            "GFLOP/s = GEMM flops / step\n",
            o->steps, o->warmup);
-    printf("%-6s %3s %-3s %8s %7s %7s %7s %7s %7s %7s %9s %7s %8s %6s %8s %8s %8s %5s %4s\n", "model", "PxT", "ovl",
-           "step ms", "data", "fwd", "bwd", "reduce", "stats", "update", "samples/s", "GFLOP/s", "bound ms", "ratio",
-           "statstep", "RSS MiB", "est MiB", "ratio", "cpu");
+    printf("mode: - one rank, shard = sharded optimizer, off / on = replicated, overlap off / on; "
+           "floor = bound + optimizer alone + communication alone\n");
+    printf("%-6s %3s %-5s %8s %7s %7s %7s %7s %7s %7s %9s %7s %8s %6s %8s %6s %8s %8s %8s %5s %4s\n", "model", "PxT",
+           "mode", "step ms", "data", "fwd", "bwd", "reduce", "stats", "update", "samples/s", "GFLOP/s", "bound ms",
+           "ratio", "floor ms", "ratio", "statstep", "RSS MiB", "est MiB", "ratio", "cpu");
+}
+
+static const char *mode_name(const bench_result *r, const gs_dist *d)
+{
+    static const char *const names[] = { "off", "on", "shard" };
+    return d->size > 1 ? names[r->overlap] : "-";
 }
 
 static void print_row(const bench_result *r, const bench_opts *o, const gs_dist *d)
 {
-    printf("%-6s %dx%d %-3s %8.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %9.0f %7.1f %8.2f %6.2f %8.2f %8.1f %8.1f %5.2f %4.2f\n",
-           r->name, d->size, o->threads, d->size > 1 ? (r->overlap ? "on" : "off") : "-", 1e3 * r->step,
-           1e3 * r->phase[GS_T_DATA], 1e3 * r->phase[GS_T_FORWARD], 1e3 * r->phase[GS_T_BACKWARD],
-           1e3 * r->phase[GS_T_REDUCE], 1e3 * r->phase[GS_T_STATS], 1e3 * r->phase[GS_T_UPDATE],
-           (double)r->batch / r->step, r->flops / r->step * 1e-9, 1e3 * r->bound, r->bound > 0 ? r->step / r->bound : 0.0,
-           1e3 * r->stats_step, r->rss_peak / 1048576.0, r->rss_est / 1048576.0,
+    const double floor = r->bound > 0 ? r->bound + r->opt_alone + r->reduce_alone : 0.0;
+    printf("%-6s %dx%d %-5s %8.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %9.0f %7.1f %8.2f %6.2f %8.2f %6.2f %8.2f %8.1f "
+           "%8.1f %5.2f %4.2f\n",
+           r->name, d->size, o->threads, mode_name(r, d), 1e3 * r->step, 1e3 * r->phase[GS_T_DATA],
+           1e3 * r->phase[GS_T_FORWARD], 1e3 * r->phase[GS_T_BACKWARD], 1e3 * r->phase[GS_T_REDUCE],
+           1e3 * r->phase[GS_T_STATS], 1e3 * r->phase[GS_T_UPDATE], (double)r->batch / r->step,
+           r->flops / r->step * 1e-9, 1e3 * r->bound, r->bound > 0 ? r->step / r->bound : 0.0, 1e3 * floor,
+           floor > 0 ? r->step / floor : 0.0, 1e3 * r->stats_step, r->rss_peak / 1048576.0, r->rss_est / 1048576.0,
            r->rss_est > 0 ? r->rss_peak / r->rss_est : 0.0, r->cpu_share);
 }
 
@@ -151,34 +173,40 @@ static void write_tsv(const bench_result *r, const bench_opts *o, const gs_dist 
     if (!label[0])
         snprintf(label, sizeof label, "%dx%d", d->size, o->threads);
     fprintf(f, "%s\t%s\t%d\t%d\t%d\t%lld\t%zu\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t"
-               "%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%s\n",
+               "%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.6e\t%s\n",
             label, r->name, d->size, o->threads, d->size > 1 ? r->overlap : -1, (long long)r->batch, r->n_params,
             r->step, r->phase[GS_T_DATA], r->phase[GS_T_FORWARD], r->phase[GS_T_BACKWARD], r->phase[GS_T_REDUCE],
             r->phase[GS_T_STATS], r->phase[GS_T_UPDATE], r->flops, r->bound, r->stats_step, r->reduce_alone,
-            r->rss_peak, r->rss_base, r->rss_est, r->rss_est_parts[0], r->cpu_share, gs_blas_corename());
+            r->rss_peak, r->rss_base, r->rss_est, r->rss_est_parts[0], r->cpu_share, r->opt_alone, gs_blas_corename());
     fclose(f);
 }
 
-/* One model: the trainer at each overlap setting, then the bound. */
+/* One model: the trainer in each mode (at > 1 rank: sharded, replicated
+ * with overlap off, replicated with overlap on), then the bound. */
 static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts *o, const gs_dist *d)
 {
     static gs_config cfg;
     cfg = *cfg_in;
     cfg.dir[0] = '\0';
     cfg.blas_threads = o->threads;
-    int modes[2], n_modes = 0;
-    if (d->size == 1 || o->overlap_mode != 2)
-        modes[n_modes++] = d->size == 1 ? 0 : o->overlap_mode;
-    else {
+    int modes[3], n_modes = 0; /* bench_result.overlap */
+    if (d->size == 1)
         modes[n_modes++] = 0;
-        modes[n_modes++] = 1;
+    else {
+        if (o->shard_mode >= 1)
+            modes[n_modes++] = 2;
+        if (o->shard_mode != 1 && o->overlap_mode != 1)
+            modes[n_modes++] = 0;
+        if (o->shard_mode != 1 && o->overlap_mode >= 1)
+            modes[n_modes++] = 1;
     }
     double bound = -1.0;
     for (int m = 0; m < n_modes; m++) {
         bench_result r;
         memset(&r, 0, sizeof r);
         snprintf(r.name, sizeof r.name, "%s", name);
-        cfg.overlap = modes[m];
+        cfg.shard = modes[m] == 2;
+        cfg.overlap = modes[m] == 1;
         r.overlap = modes[m];
         int rc = bench_trainer(&cfg, o, d, &r);
         if (rc)
@@ -201,7 +229,7 @@ static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts
 int main(int argc, char **argv)
 {
     gs_blas_choose_kernel(argv);
-    bench_opts o = { .steps = 30, .warmup = 4, .threads = 1, .overlap_mode = 2, .n_train = 16384 };
+    bench_opts o = { .steps = 30, .warmup = 4, .threads = 1, .overlap_mode = 2, .shard_mode = 2, .n_train = 16384 };
     const char *models;
     const char **configs = calloc((size_t)argc, sizeof *configs);
     int n_cfg;

@@ -13,7 +13,8 @@
 
 typedef struct {
     int steps, warmup, threads;
-    int overlap_mode;   /* 0 off, 1 on, 2 both */
+    int overlap_mode;   /* replicated optimizer at > 1 rank: 0 overlap off, 1 on, 2 both, -1 neither */
+    int shard_mode;     /* at > 1 rank: 0 replicated only, 1 sharded only, 2 both */
     int no_bound;
     long long n_train;
     const char *tsv, *label;
@@ -21,7 +22,7 @@ typedef struct {
 
 typedef struct {
     char name[64];
-    int overlap;
+    int overlap;                  /* the mode at > 1 rank: 0 replicated, 1 replicated + overlap, 2 sharded */
     int64_t batch;                /* global */
     size_t n_params;
     double step;                  /* s: median over steps of the slowest rank's step */
@@ -31,7 +32,9 @@ typedef struct {
     double stats_step;            /* s: a statistics step (trainer_step(t, 0): no update) */
     double cpu_share;             /* CPU time / (wall x threads) over the timed steps, lowest rank: < ~0.9
                                      means the rank was preempted (another process) or its threads idled */
-    double reduce_alone;          /* s: one blocking allreduce of the gradient alone (> 1 rank) */
+    double reduce_alone;          /* s: the mode's gradient communication alone (> 1 rank): allreduce, or
+                                     reduce-scatter + allgather when sharded */
+    double opt_alone;             /* s: the optimizer alone: gradient norms + update of this rank's range */
     double rss_base, rss_peak;    /* bytes: VmRSS before trainer_create, VmHWM after the steps (max over ranks) */
     double rss_est;               /* bytes: the estimate (rank with the largest) */
     double rss_est_parts[5];      /* params+grads+momentum, activations, data, staging, other */

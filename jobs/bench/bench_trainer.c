@@ -5,6 +5,7 @@
  */
 #include "bench.h"
 #include "gradscope/common.h"
+#include "gradscope/optim.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
  * trainer_create): parts[0] parameters + gradients + momentum, [1]
  * activations and the two backward buffers, [2] data shards (training and
  * test, with their staging rows), [3] the trainer's input/target batch,
- * [4] per-unit statistics. */
+ * [4] per-unit statistics and the sharded optimizer's receive buffer. */
 static double estimate(const gs_trainer *t, double parts[5])
 {
     const gs_net *net = t->net;
@@ -28,7 +29,8 @@ static double estimate(const gs_trainer *t, double parts[5])
         parts[2] += (double)te->rows_held * (te->dim + te->y_dim) * sizeof(float);
     }
     parts[3] = (double)t->max_local * (tr->dim + tr->y_dim) * sizeof(float);
-    parts[4] = (double)net->n_units * sizeof(float) + (double)net->n_layers * 64 * sizeof(double);
+    parts[4] = (double)net->n_units * sizeof(float) + (double)net->n_layers * 64 * sizeof(double) +
+               (t->shard ? (double)GS_RING_PIECE * sizeof(float) : 0.0);
     return parts[0] + parts[1] + parts[2] + parts[3] + parts[4];
 }
 
@@ -91,20 +93,39 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
     r->rss_peak = bench_proc_status("VmHWM");
     r->rss_est = estimate(&t, r->rss_est_parts);
 
-    /* the gradient's blocking allreduce alone: what overlap could hide */
+    /* the gradient's communication alone (what overlap could hide): the
+     * blocking allreduce, or (sharded) the reduce-scatter and the allgather */
     r->reduce_alone = 0.0;
     if (d->size > 1) {
         double ra[5];
         for (int i = 0; i < 5; i++) {
             MPI_Barrier(d->comm);
             double t0 = gs_now();
-            if ((rc = dist_allreduce_sum_float(d, t.net->grads, t.net->n_params)))
-                dist_abort(d, rc);
+            if (t.shard)
+                rc = dist_reduce_scatter_ring(d, t.net->grads, t.counts, t.displs, t.ring_scratch) ||
+                     dist_allgatherv_float(d, t.net->params, t.counts, t.displs);
+            else
+                rc = dist_allreduce_sum_float(d, t.net->grads, t.net->n_params);
+            if (rc)
+                dist_abort(d, GS_ERR_RUNTIME);
             ra[i] = gs_now() - t0;
         }
         r->reduce_alone = bench_median(ra, 5);
         MPI_Allreduce(MPI_IN_PLACE, &r->reduce_alone, 1, MPI_DOUBLE, MPI_MAX, d->comm);
     }
+    /* the optimizer alone on this rank's range, as a step without statistics
+     * runs it (lr 0: the same memory traffic, the weights stay) */
+    double oa[5];
+    for (int i = 0; i < 5; i++) {
+        double t0 = gs_now();
+        const float *g = t.net->grads + t.shard_lo;
+        optim_grad_sq_range(t.net, t.shard_lo, t.shard_hi, g, t.w_sq, t.b_sq);
+        optim_step_range(t.net, &t.cfg, 0.0, optim_total_norm(t.w_sq, t.b_sq, t.net->n_layers), t.shard_lo,
+                         t.shard_hi, g, NULL);
+        oa[i] = gs_now() - t0;
+    }
+    r->opt_alone = bench_median(oa, 5);
+    MPI_Allreduce(MPI_IN_PLACE, &r->opt_alone, 1, MPI_DOUBLE, MPI_MAX, d->comm);
 
     /* the step is as slow as its slowest rank */
     MPI_Allreduce(MPI_IN_PLACE, step, n, MPI_DOUBLE, MPI_MAX, d->comm);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # jobs/bench/run.sh — the whole Performance benchmark in one command:
 # gradscope-bench at 1 rank x 1 thread, 1 rank x 2 threads and 2 ranks x 1
-# thread (overlap off and on), PyTorch on the same models, threads and
+# thread (sharded optimizer; replicated with overlap off and on), PyTorch on
+# the same models, threads and
 # OpenBLAS kernel when /usr/bin/python3 can import torch, and a report.
 #
 #   jobs/bench/run.sh [CONFIG.ini ...]     (extra configs are benchmarked too)
