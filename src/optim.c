@@ -83,6 +83,14 @@ void optim_grad_sq_range(const gs_net *net, size_t lo, size_t hi, const float *g
     }
 }
 
+GS_SIMD_CLONES
+void optim_layer_grad_sq(const gs_net *net, int l, double *w_sq, double *b_sq)
+{
+    const gs_layer *ly = &net->layer[l];
+    w_sq[l] = sum_sq(net->grads + ly->w_off, (size_t)ly->n_out * ly->n_in);
+    b_sq[l] = sum_sq(net->grads + ly->b_off, (size_t)ly->n_out);
+}
+
 double optim_total_norm(const double *w_sq, const double *b_sq, int n_layers)
 {
     double total = 0.0;

@@ -161,6 +161,15 @@ static void start_bucket(void *ctx, int l)
     }
 }
 
+/* Backward's per-layer hook at one rank: layer l's gradient is final, and
+ * still in cache, so its norms are taken now rather than in a pass over the
+ * whole buffer after backward. */
+static void norm_layer(void *ctx, int l)
+{
+    gs_trainer *t = ctx;
+    optim_layer_grad_sq(t->net, l, t->w_sq, t->b_sq);
+}
+
 static double loss_of_batch(gs_trainer *t, const float *out, const float *Y, int n, float scale, double *correct)
 {
     const int K = net_n_outputs(t->net);
@@ -203,7 +212,7 @@ int trainer_step(gs_trainer *t, int update)
     t->reduce_full = !t->shard || stats_step;
     const int P = t->dist.size, overlap = cfg->overlap && P > 1 && t->reduce_full;
     watchdog_phase("backward", s->step);
-    net_backward(net, t->X, n_local, overlap ? start_bucket : NULL, t);
+    net_backward(net, t->X, n_local, overlap ? start_bucket : P == 1 ? norm_layer : NULL, t);
     t1 = gs_now();
     t->timer[GS_T_BACKWARD] += t1 - t0;
 
@@ -223,7 +232,8 @@ int trainer_step(gs_trainer *t, int update)
     const float *g = net->grads + t->shard_lo;
     t0 = gs_now();
     t->timer[GS_T_REDUCE] += t0 - t1;
-    optim_grad_sq_range(net, t->shard_lo, t->shard_hi, g, t->w_sq, t->b_sq);
+    if (P > 1) /* (one rank took them during backward) */
+        optim_grad_sq_range(net, t->shard_lo, t->shard_hi, g, t->w_sq, t->b_sq);
     t1 = gs_now();
     t->timer[GS_T_STATS] += t1 - t0;
 

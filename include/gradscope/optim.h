@@ -28,6 +28,10 @@ double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq);
  * parameter lo): w_sq and b_sq get each layer's part (0 outside). */
 void optim_grad_sq_range(const gs_net *net, size_t lo, size_t hi, const float *g, double *w_sq, double *b_sq);
 
+/* Layer l only, from net->grads: w_sq[l] and b_sq[l], the same bits as
+ * optim_grad_sq_range over the whole buffer gives. */
+void optim_layer_grad_sq(const gs_net *net, int l, double *w_sq, double *b_sq);
+
 /* sqrt of the sum over layers of w_sq + b_sq, in layer order. */
 double optim_total_norm(const double *w_sq, const double *b_sq, int n_layers);
 
