@@ -32,6 +32,10 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
 # gets NULL, as in production (HDF5 then reports an error), instead of an
 # ASan abort; allocations our code makes above 1 GiB still stop the run
 # (-malloc_limit_mb).
+# the targets' scratch files, removed at the end even after a crash or a timeout
+GS_FUZZ_TMP=$(mktemp -d "$( [ -w /dev/shm ] && echo /dev/shm || echo /tmp )/gs_fuzz_run.XXXXXX")
+export GS_FUZZ_TMP
+trap 'rm -rf "$GS_FUZZ_TMP"' EXIT
 export ASAN_OPTIONS=allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 "$BUILD_DIR/tests/fuzz_seeds" "$BUILD_DIR/seeds" > /dev/null

@@ -5,8 +5,11 @@
 #include "gradscope/dist.h"
 #include "gradscope/common.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int mpi_check(int rc, const char *call)
 {
@@ -112,6 +115,19 @@ static void add_into(float *restrict a, const float *restrict b, size_t n)
         a[i] += b[i];
 }
 
+void dist_sum_ranks_float(float *out, float *const *in, int P, size_t n)
+{
+    enum { BLOCK = 1024 };
+    float acc[BLOCK];
+    for (size_t at = 0; at < n; at += BLOCK) {
+        const size_t m = n - at < BLOCK ? n - at : BLOCK;
+        memcpy(acc, in[0] + at, m * sizeof(float));
+        for (int q = 1; q < P; q++)
+            add_into(acc, in[q] + at, m);
+        memcpy(out + at, acc, m * sizeof(float));
+    }
+}
+
 static size_t piece_of(int count, size_t off)
 {
     if ((size_t)count <= off)
@@ -141,6 +157,64 @@ int dist_reduce_scatter_ring(const gs_dist *d, float *buf, const int *counts, co
         }
     }
     return 0;
+}
+
+int dist_shared_create(const gs_dist *d, size_t bytes, gs_shared *sh)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->win = MPI_WIN_NULL;
+    int rc = 0;
+    if (d->node_size != d->size)
+        rc = gs_error(GS_ERR_RUNTIME, "shared memory needs every rank on one node (%d of %d here)", d->node_size,
+                      d->size);
+    else if (bytes > (size_t)PTRDIFF_MAX / 2)
+        rc = gs_error(GS_ERR_RUNTIME, "shared window of %zu bytes is too large", bytes);
+    if ((rc = dist_agree(d, rc)))
+        return rc;
+    /* each rank's part may sit on its own NUMA node */
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true");
+    void *mine = NULL;
+    rc = mpi_check(MPI_Win_allocate_shared((MPI_Aint)bytes, 1, info, d->comm, &mine, &sh->win),
+                   "MPI_Win_allocate_shared");
+    MPI_Info_free(&info);
+    if (!rc && !(sh->base = calloc((size_t)d->size, sizeof *sh->base)))
+        rc = gs_error(GS_ERR_RUNTIME, "out of memory for the shared window's table");
+    for (int q = 0; !rc && q < d->size; q++) {
+        MPI_Aint size;
+        int unit;
+        rc = mpi_check(MPI_Win_shared_query(sh->win, q, &size, &unit, &sh->base[q]), "MPI_Win_shared_query");
+    }
+    if (!rc)
+        rc = mpi_check(MPI_Win_lock_all(MPI_MODE_NOCHECK, sh->win), "MPI_Win_lock_all");
+    if ((rc = dist_agree(d, rc))) {
+        if (sh->win != MPI_WIN_NULL)
+            MPI_Win_free(&sh->win);
+        free(sh->base);
+        memset(sh, 0, sizeof *sh);
+        sh->win = MPI_WIN_NULL;
+    }
+    return rc;
+}
+
+void dist_shared_free(gs_shared *sh)
+{
+    if (sh->win != MPI_WIN_NULL) {
+        MPI_Win_unlock_all(sh->win);
+        MPI_Win_free(&sh->win);
+    }
+    free(sh->base);
+    memset(sh, 0, sizeof *sh);
+    sh->win = MPI_WIN_NULL;
+}
+
+int dist_shared_barrier(const gs_dist *d, gs_shared *sh)
+{
+    MPI_Win_sync(sh->win);
+    int rc = mpi_check(MPI_Barrier(d->comm), "MPI_Barrier (shared memory)");
+    MPI_Win_sync(sh->win);
+    return rc;
 }
 
 int dist_allgatherv_float(const gs_dist *d, float *buf, const int *counts, const int *displs)

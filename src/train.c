@@ -45,6 +45,44 @@ static int shard_create(gs_trainer *t)
     return 0;
 }
 
+/* Move net->params and net->grads into a shared-memory window that every
+ * rank reads. Without one (the window could not be made, or the environment
+ * says GRADSCOPE_SHARED_MEMORY=0), the sharded optimizer uses messages
+ * instead: not an error. */
+static int shared_buffers(gs_trainer *t)
+{
+    gs_net *net = t->net;
+    const int P = t->dist.size, r = t->dist.rank;
+    const size_t n = net->n_params;
+    const char *env = getenv("GRADSCOPE_SHARED_MEMORY"); /* "0": messages only (the same on every rank) */
+    if (env && !strcmp(env, "0"))
+        return 0;
+    if (dist_shared_create(&t->dist, 2 * n * sizeof(float), &t->shm)) {
+        gs_clear_error();
+        return 0;
+    }
+    t->params_of = gs_calloc(3 * (size_t)P, sizeof(float *), "shared buffer table");
+    int rc = dist_agree(&t->dist, t->params_of ? 0 : GS_ERR_RUNTIME);
+    if (rc) {
+        dist_shared_free(&t->shm);
+        return rc;
+    }
+    t->grads_of = t->params_of + P;
+    t->grads_in_range = t->params_of + 2 * P;
+    for (int q = 0; q < P; q++) {
+        t->params_of[q] = t->shm.base[q];
+        t->grads_of[q] = t->params_of[q] + n;
+        t->grads_in_range[q] = t->grads_of[q] + t->shard_lo;
+    }
+    memcpy(t->params_of[r], net->params, n * sizeof(float));
+    free(net->params);
+    free(net->grads);
+    net->params = t->params_of[r];
+    net->grads = t->grads_of[r];
+    t->node_shared = 1;
+    return 0;
+}
+
 int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
 {
     memset(t, 0, sizeof *t);
@@ -122,6 +160,8 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
         return rc;
     if ((rc = dist_bcast(d, net->params, net->n_params, MPI_FLOAT, 0)))
         return rc;
+    if (t->shard && d->node_size == d->size && (rc = shared_buffers(t)))
+        return rc;
     t->state = (gs_train_state){ .step = 0, .epoch = 0, .batch_in_epoch = 0, .n_ranks = d->size, .seed = cfg->seed };
     return 0;
 }
@@ -132,6 +172,12 @@ void trainer_free(gs_trainer *t)
     data_free(t->test);
     act_acc_free(&t->acc);
     hist_free(&t->hist);
+    if (t->node_shared) { /* the window's, not the heap's */
+        t->net->params = NULL;
+        t->net->grads = NULL;
+        dist_shared_free(&t->shm);
+        free(t->params_of);
+    }
     net_free(t->net);
     free(t->X);
     free(t->Y);
@@ -210,7 +256,7 @@ int trainer_step(gs_trainer *t, int update)
 
     t->n_reqs = 0;
     t->reduce_full = !t->shard || stats_step;
-    const int P = t->dist.size, overlap = cfg->overlap && P > 1 && t->reduce_full;
+    const int P = t->dist.size, overlap = cfg->overlap && P > 1 && t->reduce_full && !t->node_shared;
     watchdog_phase("backward", s->step);
     net_backward(net, t->X, n_local, overlap ? start_bucket : P == 1 ? norm_layer : NULL, t);
     t1 = gs_now();
@@ -222,10 +268,12 @@ int trainer_step(gs_trainer *t, int update)
     if (P > 1) {
         if (overlap)
             rc = dist_waitall(t->n_reqs, t->reqs);
-        else if (t->reduce_full)
+        else if (!t->shard)
             rc = dist_allreduce_sum_float(&t->dist, net->grads, net->n_params);
-        else
-            rc = dist_reduce_scatter_ring(&t->dist, net->grads, t->counts, t->displs, t->ring_scratch);
+        else if (t->reduce_full && !t->node_shared)
+            rc = dist_allreduce_sum_float(&t->dist, net->grads, net->n_params);
+        else if (!(rc = trainer_reduce_scatter(t)) && t->reduce_full)
+            rc = trainer_allgather(t, 1);
         if (rc)
             return rc;
     }
@@ -280,8 +328,7 @@ int trainer_step(gs_trainer *t, int update)
     t->last_was_stats = stats_step || t->last_nonfinite;
     /* a non-finite gradient on a sharded step: the statistics that name the
      * layer need the whole gradient, whose ranges the ranks hold */
-    if (t->last_nonfinite && !t->reduce_full &&
-        (rc = dist_allgatherv_float(&t->dist, net->grads, t->counts, t->displs)))
+    if (t->last_nonfinite && !t->reduce_full && (rc = trainer_allgather(t, 1)))
         return rc;
     if (t->last_was_stats)
         for (int l = 0; l < L; l++)
@@ -299,13 +346,17 @@ int trainer_step(gs_trainer *t, int update)
     t->timer[GS_T_UPDATE] += t0 - t1;
     if (apply && t->shard) { /* every rank's updated range to every rank */
         watchdog_phase("parameter allgather", s->step);
-        if ((rc = dist_allgatherv_float(&t->dist, net->params, t->counts, t->displs)))
+        if ((rc = trainer_allgather(t, 0)))
             return rc;
         if (t->last_was_stats && (rc = dist_allreduce_sum_double(&t->dist, t->upd_sq, (size_t)L)))
             return rc;
         t1 = gs_now();
         t->timer[GS_T_REDUCE] += t1 - t0;
         t0 = t1;
+    } else if (t->node_shared && (rc = dist_shared_barrier(&t->dist, &t->shm))) {
+        /* no allgather: still, nobody's next backward may overwrite the
+         * gradients another rank is reading */
+        return rc;
     }
 
     if (t->last_was_stats) {
@@ -335,6 +386,33 @@ int trainer_step(gs_trainer *t, int update)
         }
     }
     return 0;
+}
+
+int trainer_reduce_scatter(gs_trainer *t)
+{
+    if (!t->shard)
+        return 0;
+    if (!t->node_shared)
+        return dist_reduce_scatter_ring(&t->dist, t->net->grads, t->counts, t->displs, t->ring_scratch);
+    int rc = dist_shared_barrier(&t->dist, &t->shm); /* every rank's gradient is written */
+    if (!rc)
+        dist_sum_ranks_float(t->net->grads + t->shard_lo, t->grads_in_range, t->dist.size, t->shard_hi - t->shard_lo);
+    return rc;
+}
+
+int trainer_allgather(gs_trainer *t, int grads)
+{
+    if (!t->shard)
+        return 0;
+    float *buf = grads ? t->net->grads : t->net->params;
+    if (!t->node_shared)
+        return dist_allgatherv_float(&t->dist, buf, t->counts, t->displs);
+    int rc = dist_shared_barrier(&t->dist, &t->shm); /* every rank's range is final */
+    float **of = grads ? t->grads_of : t->params_of;
+    for (int q = 0; !rc && q < t->dist.size; q++)
+        if (q != t->dist.rank)
+            memcpy(buf + t->displs[q], of[q] + t->displs[q], (size_t)t->counts[q] * sizeof(float));
+    return rc;
 }
 
 int trainer_gather_optimizer(gs_trainer *t)

@@ -20,7 +20,7 @@ n_train = 4000
 n_test = 0
 [train]
 epochs = 100
-max_steps = 800
+max_steps = 2400
 batch_size = 64
 seed = 5
 eval_every = 0
@@ -43,7 +43,7 @@ gs_mpi 2 train "$WORK/f.ini" > "$WORK/straight.log" 2>&1 || { tail "$WORK/straig
 gs_mpi 2 train "$WORK/f.ini" --set "checkpoint.dir=$WORK/split" > "$WORK/killed.log" 2>&1 &
 job=$!
 for _ in $(seq 200); do [ -e "$WORK/split/latest" ] && break; sleep 0.05; done
-sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", r / 32768 * 1.0 }')"
+sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", r / 32768 * 0.6 }')"
 victim=$(ranks_of "$WORK/f.ini" | shuf -n 1)
 step=$(grep -o '^epoch [0-9]* step [0-9]*' "$WORK/killed.log" | tail -1)
 if [ -z "$victim" ]; then

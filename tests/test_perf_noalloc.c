@@ -129,15 +129,15 @@ static const char *ini =
     "[data]\nsynthetic = teacher\nn_train = 1000\nn_test = 0\n"
     "[train]\nbatch_size = 24\nseed = 3\nepochs = 1000\nmax_steps = 100000\nlog_every = 1000\n"
     "overlap = %s\nblas_threads = 1\n"
-    "[optimizer]\nlr = 0.01\nmomentum = 0.9\n[checkpoint]\ndir = \"\"\n[stats]\nevery_steps = %d\n";
+    "[optimizer]\nlr = 0.01\nmomentum = 0.9\nshard = %s\n[checkpoint]\ndir = \"\"\n[stats]\nevery_steps = %d\n";
 
 /* Run `steps` steps after a warm-up, counting; check and print by origin.
  * Enough steps to cross several epochs (1000 rows / 24) and any geometric
  * growth of the run's history (every step appends its loss). */
-static void run_case(const gs_dist *d, const char *overlap, int stats_every, int steps)
+static void run_case(const gs_dist *d, const char *overlap, const char *shard, int stats_every, int steps)
 {
     char text[1024];
-    snprintf(text, sizeof text, ini, overlap, stats_every);
+    snprintf(text, sizeof text, ini, overlap, shard, stats_every);
     static gs_config cfg;
     static gs_trainer t;
     int rc = cfg_load_string(&cfg, text, "noalloc");
@@ -160,8 +160,9 @@ static void run_case(const gs_dist *d, const char *overlap, int stats_every, int
     long total = 0;
     for (int o = 0; o < N_ORIGINS; o++)
         total += n_calls[o];
-    char where[64];
-    snprintf(where, sizeof where, "rank %d/%d, overlap %s, stats every %d", d->rank, d->size, overlap, stats_every);
+    char where[128];
+    snprintf(where, sizeof where, "rank %d/%d, overlap %s, shard %s%s, stats every %d", d->rank, d->size, overlap,
+             shard, t.shard ? (t.node_shared ? " (shared memory)" : " (messages)") : "", stats_every);
     printf("%s: %d steps, %ld allocations (gradscope %ld, Open MPI %ld, OpenBLAS %ld, other %ld)\n", where, steps,
            total, n_calls[ORIGIN_OURS], n_calls[ORIGIN_MPI], n_calls[ORIGIN_BLAS], n_calls[ORIGIN_OTHER]);
     for (int o = 0; o < N_ORIGINS; o++)
@@ -194,9 +195,14 @@ int main(int argc, char **argv)
         return 1;
     }
     gs_blas_set_threads(1);
-    run_case(&d, "false", 1000000, 200);
-    run_case(&d, "true", 1000000, 200);
-    run_case(&d, "false", 1, 100); /* every step a statistics step */
+    run_case(&d, "false", "false", 1000000, 200);
+    run_case(&d, "true", "false", 1000000, 200);
+    run_case(&d, "false", "false", 1, 100); /* every step a statistics step */
+    run_case(&d, "false", "true", 1000000, 200);
+    run_case(&d, "false", "true", 3, 100);
+    setenv("GRADSCOPE_SHARED_MEMORY", "0", 1); /* the ring of messages */
+    run_case(&d, "false", "true", 1000000, 200);
+    run_case(&d, "false", "true", 3, 100);
     int fails = test_failures;
     MPI_Allreduce(MPI_IN_PLACE, &fails, 1, MPI_INT, MPI_MAX, d.comm);
     if (d.rank == 0)

@@ -5,11 +5,13 @@
  *    and the blocking one (one MPI_Allreduce of the flat buffer after it)
  *    give bit-identical weights, momentum and losses after N steps from the
  *    same seed ([optimizer] shard = false);
- *  - the sharded optimizer (ring reduce-scatter, update of 1/P of the
- *    parameters, allgather) gives the same weights, momentum and losses as
- *    the replicated one: bit-identical at 1 and 2 ranks (a sum of two terms
- *    does not depend on its order), and within 1e-5 normwise at more, where
- *    the ring adds the ranks' terms in another order than MPI_Allreduce.
+ *  - the sharded optimizer (reduce-scatter, update of 1/P of the
+ *    parameters, allgather), through shared memory and through the ring of
+ *    messages (GRADSCOPE_SHARED_MEMORY=0), gives the same weights, momentum
+ *    and losses as the replicated one: bit-identical at 1 and 2 ranks (a sum
+ *    of two terms does not depend on its order), and within 1e-5 normwise
+ *    at more, where the ranks' terms may be added in another order than
+ *    MPI_Allreduce's.
  *
  * The fast path must not change the numbers (STYLE.md, principle 9). If it
  * does, the test says how: which buffer, how many values differ, the first
@@ -64,6 +66,9 @@ static int train(const gs_dist *d, int overlap, int shard, run_result *r)
     if (!rc) /* sharded, each rank's momentum is current only in its own range */
         rc = trainer_gather_optimizer(&t);
     CHECK(t.shard == (shard && d->size > 1), "rank %d: sharded %d, expected %d", d->rank, t.shard, shard && d->size > 1);
+    const char *env = getenv("GRADSCOPE_SHARED_MEMORY");
+    const int want_shm = t.shard && d->node_size == d->size && !(env && !strcmp(env, "0"));
+    CHECK(t.node_shared == want_shm, "rank %d: shared memory %d, expected %d", d->rank, t.node_shared, want_shm);
     r->n = t.net->n_params;
     r->params = malloc(r->n * sizeof(float));
     r->momentum = malloc(r->n * sizeof(float));
@@ -128,16 +133,20 @@ int main(int argc, char **argv)
     if (argc > 1)
         layers = argv[1];
     gs_blas_set_threads(1);
-    run_result off = { 0 }, on = { 0 }, sh = { 0 }, sh_on = { 0 };
-    if (!train(&d, 0, 0, &off) && !train(&d, 1, 0, &on) && !train(&d, 0, 1, &sh) && !train(&d, 1, 1, &sh_on)) {
+    run_result off = { 0 }, on = { 0 }, sh = { 0 }, sh_on = { 0 }, ring = { 0 };
+    int rc = train(&d, 0, 0, &off) || train(&d, 1, 0, &on) || train(&d, 0, 1, &sh) || train(&d, 1, 1, &sh_on);
+    setenv("GRADSCOPE_SHARED_MEMORY", "0", 1);
+    rc = rc || train(&d, 0, 1, &ring);
+    if (!rc) {
         compare_runs(&d, "replicated: overlap off and on", &off, &on, 0.0);
         compare_runs(&d, "replicated and sharded", &off, &sh, d.size <= 2 ? 0.0 : 1e-5);
         compare_runs(&d, "sharded: overlap off and on", &sh, &sh_on, 0.0);
+        compare_runs(&d, "replicated and sharded over messages", &off, &ring, d.size <= 2 ? 0.0 : 1e-5);
         /* and the steps did something: guard against comparing two untouched copies */
         CHECK(off.loss[N_STEPS - 1] != off.loss[0], "the loss did not change over %d steps", N_STEPS);
     }
-    run_result *all[] = { &off, &on, &sh, &sh_on };
-    for (int i = 0; i < 4; i++)
+    run_result *all[] = { &off, &on, &sh, &sh_on, &ring };
+    for (int i = 0; i < 5; i++)
         free(all[i]->params), free(all[i]->momentum);
     int fails = test_failures;
     MPI_Allreduce(MPI_IN_PLACE, &fails, 1, MPI_INT, MPI_MAX, d.comm);

@@ -42,6 +42,24 @@ int dist_iallreduce_sum_float(const gs_dist *d, float *buf, size_t n, MPI_Reques
 int dist_reduce_scatter_ring(const gs_dist *d, float *buf, const int *counts, const int *displs, float *scratch);
 int dist_allgatherv_float(const gs_dist *d, float *buf, const int *counts, const int *displs);
 
+/* Memory that every rank reads directly, when all the ranks share one node
+ * (d->node_size == d->size): one MPI shared-memory window holding `bytes`
+ * from each rank; base[q] is rank q's part. Created and freed collectively;
+ * on failure every rank gets the same non-zero status and sh is empty. */
+typedef struct {
+    MPI_Win win;
+    void **base;              /* (ranks) */
+} gs_shared;
+int dist_shared_create(const gs_dist *d, size_t bytes, gs_shared *sh);
+void dist_shared_free(gs_shared *sh);
+/* Every rank's stores to the window so far are visible to every rank after
+ * this (a memory barrier around MPI_Barrier). */
+int dist_shared_barrier(const gs_dist *d, gs_shared *sh);
+
+/* out[i] = in[0][i] + in[1][i] + ... + in[P-1][i], added in rank order
+ * (out may be one of the in[q]). */
+void dist_sum_ranks_float(float *out, float *const *in, int P, size_t n);
+
 int dist_test(MPI_Request *req, int *done);
 int dist_waitall(int n, MPI_Request *reqs);
 

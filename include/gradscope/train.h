@@ -59,6 +59,14 @@ typedef struct {
     int *counts, *displs;     /* (ranks): every rank's range */
     float *ring_scratch;      /* (GS_RING_PIECE): the reduce-scatter's receive buffer */
     int reduce_full;          /* this step all-reduces the whole gradient (no sharding, or a stats step) */
+    /* Sharded with every rank on one node: the parameters and gradients of
+     * all ranks live in one shared-memory window, and the reduce-scatter and
+     * the allgather read the other ranks' buffers directly (one pass each,
+     * instead of messages copied in and out of Open MPI's shared segments). */
+    int node_shared;
+    gs_shared shm;
+    float **params_of, **grads_of; /* (ranks): every rank's net->params and net->grads */
+    float **grads_in_range;   /* (ranks): grads_of[q] + shard_lo, what this rank's reduction adds */
 
     /* this rank's votes for the next step (a signal arrived, a fault, a timed
      * checkpoint is due); the step's reduction tells every rank the totals */
@@ -81,6 +89,14 @@ void trainer_free(gs_trainer *t);
  * state.epoch; advances the state. `update` = 0 computes gradients and
  * statistics without changing the weights (the init audit). Collective. */
 int trainer_step(gs_trainer *t, int update);
+
+/* The sharded optimizer's two collectives (any rank count; at one rank or
+ * without sharding they do nothing). reduce-scatter: net->grads over this
+ * rank's range becomes the sum over ranks; the rest of net->grads is
+ * scratch. allgather: every rank's range of net->params (or, with `grads`,
+ * of the reduced net->grads) to every rank. Collective. */
+int trainer_reduce_scatter(gs_trainer *t);
+int trainer_allgather(gs_trainer *t, int grads);
 
 /* Make net->momentum whole on every rank (the sharded optimizer keeps each
  * rank's range current only): before writing a checkpoint. Collective. */

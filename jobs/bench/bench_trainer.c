@@ -16,7 +16,8 @@
  * trainer_create): parts[0] parameters + gradients + momentum, [1]
  * activations and the two backward buffers, [2] data shards (training and
  * test, with their staging rows), [3] the trainer's input/target batch,
- * [4] per-unit statistics and the sharded optimizer's receive buffer. */
+ * [4] per-unit statistics, the sharded optimizer's receive buffer and the
+ * other ranks' shared pages this rank reads. */
 static double estimate(const gs_trainer *t, double parts[5])
 {
     const gs_net *net = t->net;
@@ -31,6 +32,11 @@ static double estimate(const gs_trainer *t, double parts[5])
     parts[3] = (double)t->max_local * (tr->dim + tr->y_dim) * sizeof(float);
     parts[4] = (double)net->n_units * sizeof(float) + (double)net->n_layers * 64 * sizeof(double) +
                (t->shard ? (double)GS_RING_PIECE * sizeof(float) : 0.0);
+    /* sharded through shared memory, a rank reads the other ranks' ranges of
+     * their parameters and gradients: pages its RSS counts, though the node
+     * holds them once */
+    if (t->node_shared)
+        parts[4] += 2.0 * (double)(net->n_params - (t->shard_hi - t->shard_lo)) * sizeof(float);
     return parts[0] + parts[1] + parts[2] + parts[3] + parts[4];
 }
 
@@ -102,8 +108,7 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
             MPI_Barrier(d->comm);
             double t0 = gs_now();
             if (t.shard)
-                rc = dist_reduce_scatter_ring(d, t.net->grads, t.counts, t.displs, t.ring_scratch) ||
-                     dist_allgatherv_float(d, t.net->params, t.counts, t.displs);
+                rc = trainer_reduce_scatter(&t) || trainer_allgather(&t, 0);
             else
                 rc = dist_allreduce_sum_float(d, t.net->grads, t.net->n_params);
             if (rc)

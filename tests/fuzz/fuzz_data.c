@@ -40,7 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_data: %s\n", gs_last_error());
         abort();
     }
-    char path[160];
+    char path[320];
     snprintf(path, sizeof path, "%s/data.h5", fz_dir());
     load(&cfg_labels, "softmax", path);
     load(&cfg_targets, "linear", path);

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         n_img = size;
     const char *im = fz_write(0, "images.idx", data, n_img);
     const char *lb = fz_write(1, "labels.idx", data + n_img, size - n_img);
-    char out[160];
+    char out[320];
     snprintf(out, sizeof out, "%s/out.h5", fz_dir());
     unlink(out);
     long long ids = fz_h5_ids();

@@ -13,12 +13,17 @@
 #include <unistd.h>
 #include <hdf5.h>
 
-/* A per-process scratch directory, made once. */
+/* A per-process scratch directory, made once: under $GS_FUZZ_TMP when set
+ * (jobs/fuzz.sh makes one per run and removes it, with what a crashed
+ * process could not), else under /dev/shm or /tmp. */
 static inline const char *fz_dir(void)
 {
-    static char dir[64];
+    static char dir[256];
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "%s/gs_fuzz_XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        const char *base = getenv("GS_FUZZ_TMP");
+        if (!base || !base[0] || strlen(base) > 200)
+            base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(dir, sizeof dir, "%s/gs_fuzz_XXXXXX", base);
         if (!mkdtemp(dir)) {
             perror("mkdtemp");
             abort();
@@ -30,7 +35,7 @@ static inline const char *fz_dir(void)
 /* dir/name with exactly `size` bytes of data; returns the path (static per name slot). */
 static inline const char *fz_write(int slot, const char *name, const uint8_t *data, size_t size)
 {
-    static char paths[4][128];
+    static char paths[4][320];
     snprintf(paths[slot], sizeof paths[slot], "%s/%s", fz_dir(), name);
     FILE *f = fopen(paths[slot], "wb");
     if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) {
@@ -43,7 +48,7 @@ static inline const char *fz_write(int slot, const char *name, const uint8_t *da
 /* Remove the scratch directory at exit (best effort). */
 static inline void fz_cleanup(void)
 {
-    char cmd[128];
+    char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", fz_dir());
     if (system(cmd) != 0) {
         /* nothing to do: a leftover directory in /dev/shm is harmless */
