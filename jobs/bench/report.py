@@ -39,6 +39,21 @@ def read(path, cols):
     return rows
 
 
+def median_runs(rows, key):
+    """One row per configuration: of its repeated runs, the one with the
+    median step time (its other columns come from the same run)."""
+    groups = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in key), []).append(r)
+    out = []
+    for k, rs in groups.items():
+        rs = sorted(rs, key=lambda r: r["step"])
+        med = rs[(len(rs) - 1) // 2]
+        med["runs"] = len(rs)
+        out.append(med)
+    return out
+
+
 def ms(x):
     return f"{1e3 * x:.2f}"
 
@@ -50,12 +65,16 @@ def floor(r):
 
 def main():
     out = sys.argv[1]
-    g = read(os.path.join(out, "gradscope.tsv"), G_COLS)
-    t = read(os.path.join(out, "torch.tsv"), T_COLS)
+    g = median_runs(read(os.path.join(out, "gradscope.tsv"), G_COLS), ("model", "label", "overlap"))
+    t = median_runs(read(os.path.join(out, "torch.tsv"), T_COLS), ("model", "label"))
+    order = {"1x1": 0, "1x2": 1, "2x1": 2}
+    g.sort(key=lambda r: (order.get(r["label"], 9), r["label"], {2.0: 0, 0.0: 1, 1.0: 2}.get(r["overlap"], 0)))
     mib = 1 / 1048576
     print("## Performance\n")
     if os.path.exists(os.path.join(out, "machine.txt")):
         print("```\n" + open(os.path.join(out, "machine.txt")).read().strip() + "\n```\n")
+    n_runs = max((r["runs"] for r in g), default=1)
+    print(f"Each row: of {n_runs} runs of its configuration (in turn), the one with the median step time.\n")
     print("Step = median over the timed steps of the slowest rank's `trainer_step`; phases = medians of the\n"
           "trainer's timers (mean over ranks); mode at 2 ranks: shard = sharded optimizer (the default), off / on\n"
           "= replicated optimizer with overlap off / on; bound = the step's GEMMs alone through `gs_sgemm`\n"

@@ -8,13 +8,17 @@
 #   jobs/bench/run.sh [CONFIG.ini ...]     (extra configs are benchmarked too)
 #
 # Environment: BUILD_DIR (build), STEPS (30), WARMUP (4), OUT (runs/bench-DATE),
-# MODELS (W,D,S). Results: $OUT/gradscope.tsv, $OUT/torch.tsv, $OUT/report.md.
-# About 3-4 minutes on 2 cores.
+# MODELS (W,D,S), REPEAT (3: every configuration runs this many times, in
+# turn, and the report takes the run with the median step time, so that one
+# disturbed run does not decide a row). Results: $OUT/gradscope.tsv,
+# $OUT/torch.tsv, $OUT/report.md.
+# About 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD_DIR=${BUILD_DIR:-build}
 STEPS=${STEPS:-30}
 WARMUP=${WARMUP:-4}
+REPEAT=${REPEAT:-3}
 MODELS=${MODELS:-W,D,S}
 OUT=${OUT:-runs/bench-$(date +%Y%m%d-%H%M%S)}
 PY=/usr/bin/python3
@@ -39,7 +43,7 @@ KERNEL=$("$BUILD_DIR/gradscope" blas | awk '$1 == "kernel" { print $2 }')
   echo "kernel: $(uname -sr)"
   echo "openblas: $("$BUILD_DIR/gradscope" blas | tr '\n' ' ')"
   echo "mpi: $(mpirun --version 2>/dev/null | head -1)"
-  echo "command: jobs/bench/run.sh $* (STEPS=$STEPS WARMUP=$WARMUP MODELS=$MODELS)"
+  echo "command: jobs/bench/run.sh $* (STEPS=$STEPS WARMUP=$WARMUP MODELS=$MODELS REPEAT=$REPEAT)"
 } | tee "$OUT/machine.txt"
 
 # Timings need the cores to themselves: wait (up to QUIET_WAIT s, default
@@ -76,9 +80,11 @@ run_bench() { # LABEL NP THREADS
       --models "$MODELS" --tsv "$OUT/gradscope.tsv" --label "$label" "$@"
   fi
 }
-run_bench 1x1 1 1 "$@"
-run_bench 1x2 1 2 "$@"
-run_bench 2x1 2 1 "$@"
+for rep in $(seq "$REPEAT"); do
+  run_bench 1x1 1 1 "$@"
+  run_bench 1x2 1 2 "$@"
+  run_bench 2x1 2 1 "$@"
+done
 
 if "$PY" -c 'import torch' 2>/dev/null; then
   run_torch() { # LABEL PROCS THREADS
@@ -88,9 +94,11 @@ if "$PY" -c 'import torch' 2>/dev/null; then
       timeout 600 "$PY" jobs/bench/torch_mlp.py --models "$MODELS" --procs "$2" --threads "$3" \
       --steps "$STEPS" --warmup "$WARMUP" --tsv "$OUT/torch.tsv" --label "$1"
   }
-  run_torch 1x1 1 1
-  run_torch 1x2 1 2
-  run_torch 2x1 2 1
+  for rep in $(seq "$REPEAT"); do
+    run_torch 1x1 1 1
+    run_torch 1x2 1 2
+    run_torch 2x1 2 1
+  done
 else
   echo "== torch: /usr/bin/python3 cannot import torch (apt-get install python3-torch); skipped"
 fi
