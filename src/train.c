@@ -54,8 +54,8 @@ static int shared_buffers(gs_trainer *t)
     gs_net *net = t->net;
     const int P = t->dist.size, r = t->dist.rank;
     const size_t n = net->n_params;
-    const char *env = getenv("GRADSCOPE_SHARED_MEMORY"); /* "0": messages only (the same on every rank) */
-    if (env && !strcmp(env, "0"))
+    const char *env = getenv("GRADSCOPE_SHARED_MEMORY"); /* "0": messages only */
+    if (dist_agree(&t->dist, env && !strcmp(env, "0"))) /* any rank that says so */
         return 0;
     if (dist_shared_create(&t->dist, 2 * n * sizeof(float), &t->shm)) {
         gs_clear_error();
@@ -74,8 +74,7 @@ static int shared_buffers(gs_trainer *t)
         t->grads_of[q] = t->params_of[q] + n;
         t->grads_in_range[q] = t->grads_of[q] + t->shard_lo;
     }
-    memcpy(t->params_of[r], net->params, n * sizeof(float));
-    free(net->params);
+    free(net->params); /* untouched yet: calloc'd pages never made resident */
     free(net->grads);
     net->params = t->params_of[r];
     net->grads = t->grads_of[r];
@@ -153,14 +152,18 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
         for (int l = 0; l < L; l++) /* no verdict yet: the first record reports every layer */
             t->verdict[l] = t->prev_verdict[l] = -1;
     }
+    if ((rc = dist_agree(d, rc)))
+        return rc;
+    /* before anything touches the parameters, so that the heap's copies
+     * never become resident next to the window's */
+    if (t->shard && d->node_size == d->size && (rc = shared_buffers(t)))
+        return rc;
     /* Identical start: rank 0 draws the weights, everyone receives its bits. */
-    if (!rc && d->rank == 0)
+    if (d->rank == 0)
         rc = net_init_params(net, cfg->seed, cfg->bias_init);
     if ((rc = dist_agree(d, rc)))
         return rc;
     if ((rc = dist_bcast(d, net->params, net->n_params, MPI_FLOAT, 0)))
-        return rc;
-    if (t->shard && d->node_size == d->size && (rc = shared_buffers(t)))
         return rc;
     t->state = (gs_train_state){ .step = 0, .epoch = 0, .batch_in_epoch = 0, .n_ranks = d->size, .seed = cfg->seed };
     return 0;
