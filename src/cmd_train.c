@@ -235,6 +235,12 @@ static int run(gs_trainer *t, const char *resume_spec)
         printf("model: %d layers, %zu parameters; data: %s, %lld rows x %d; batch %lld (global), %lld steps/epoch, "
                "%lld steps\n", t->net->n_layers, t->net->n_params, di->name, (long long)di->n_total, di->dim,
                (long long)cfg->batch_size, (long long)t->steps_per_epoch, (long long)t->total_steps);
+        if (t->dist.size > 1)
+            printf("gradients: %s\n",
+                   t->shard ? (t->node_shared ? "optimizer sharded over the ranks, through shared memory"
+                                              : "optimizer sharded over the ranks, ring of messages")
+                   : cfg->overlap ? "all-reduced per layer during backward, optimizer replicated"
+                                  : "all-reduced after backward, optimizer replicated");
         fflush(stdout);
     }
     if (t->total_steps == 0) { /* init audit: gradients and statistics of the initial weights */

@@ -92,7 +92,8 @@ const cfg_key cfg_keys[] = {
         "a non-finite loss or gradient: stop (exit status 5) or skip the step"),
     KEY("train", "log_every", T_INT, log_every, "50", GE(1), NULL, "steps between progress lines"),
     KEY("train", "blas_threads", T_INT, blas_threads, "0", GE(0), NULL, "OpenBLAS threads per rank (0 = cores / ranks on the node)"),
-    KEY("train", "overlap", T_BOOL, overlap, "true", ANY, NULL, "overlap the gradient allreduce with backward (with shard = false, and on statistics steps)"),
+    KEY("train", "overlap", T_BOOL, overlap, "true", ANY, NULL, "overlap the gradient allreduce with backward where the whole gradient is all-reduced "
+        "(shard = false; statistics steps across nodes)"),
     KEY("train", "watchdog_seconds", T_DOUBLE, watchdog_seconds, "600", GE(0), NULL,
         "abort when one collective takes longer (0 = off)"),
 
