@@ -236,11 +236,12 @@ static int run(gs_trainer *t, const char *resume_spec)
                "%lld steps\n", t->net->n_layers, t->net->n_params, di->name, (long long)di->n_total, di->dim,
                (long long)cfg->batch_size, (long long)t->steps_per_epoch, (long long)t->total_steps);
         if (t->dist.size > 1)
-            printf("gradients: %s\n",
+            printf("gradients: %s%s%s%s\n",
                    t->shard ? (t->node_shared ? "optimizer sharded over the ranks, through shared memory"
                                               : "optimizer sharded over the ranks, ring of messages")
                    : cfg->overlap ? "all-reduced per layer during backward, optimizer replicated"
-                                  : "all-reduced after backward, optimizer replicated");
+                                  : "all-reduced after backward, optimizer replicated",
+                   t->shm_note[0] ? " (no shared memory: " : "", t->shm_note, t->shm_note[0] ? ")" : "");
         fflush(stdout);
     }
     if (t->total_steps == 0) { /* init audit: gradients and statistics of the initial weights */

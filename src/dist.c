@@ -5,11 +5,13 @@
 #include "gradscope/dist.h"
 #include "gradscope/common.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 static int mpi_check(int rc, const char *call)
 {
@@ -164,13 +166,29 @@ int dist_shared_create(const gs_dist *d, size_t bytes, gs_shared *sh)
     memset(sh, 0, sizeof *sh);
     sh->win = MPI_WIN_NULL;
     int rc = 0;
+    /* Open MPI backs the window with a file there and only warns when the
+     * file system is too small: the first store past its end is a SIGBUS,
+     * or a hang. So look first, and use messages instead when it is short. */
+    const char *dir = getenv("OMPI_MCA_osc_sm_backing_directory");
+    if (!dir || !dir[0])
+        dir = "/dev/shm";
+    struct statvfs vfs;
+    const double need = (double)bytes * d->size + 64.0 * 1048576.0; /* and room for Open MPI's own segments */
     if (d->node_size != d->size)
         rc = gs_error(GS_ERR_RUNTIME, "shared memory needs every rank on one node (%d of %d here)", d->node_size,
                       d->size);
     else if (bytes > (size_t)PTRDIFF_MAX / 2)
         rc = gs_error(GS_ERR_RUNTIME, "shared window of %zu bytes is too large", bytes);
-    if ((rc = dist_agree(d, rc)))
-        return rc;
+    else if (statvfs(dir, &vfs) != 0)
+        rc = gs_error(GS_ERR_RUNTIME, "cannot see the free space of %s (%s)", dir, strerror(errno));
+    else if ((double)vfs.f_bavail * (double)vfs.f_frsize < need)
+        rc = gs_error(GS_ERR_RUNTIME, "%s has %.0f MiB free, the shared window needs %.0f MiB", dir,
+                      (double)vfs.f_bavail * (double)vfs.f_frsize / 1048576.0, need / 1048576.0);
+    int agreed = dist_agree(d, rc);
+    if (agreed && !rc)
+        return gs_error(agreed, "another rank cannot make the shared window");
+    if (agreed)
+        return agreed;
     /* each rank's part may sit on its own NUMA node */
     MPI_Info info;
     MPI_Info_create(&info);

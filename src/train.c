@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,9 +56,12 @@ static int shared_buffers(gs_trainer *t)
     const int P = t->dist.size, r = t->dist.rank;
     const size_t n = net->n_params;
     const char *env = getenv("GRADSCOPE_SHARED_MEMORY"); /* "0": messages only */
-    if (dist_agree(&t->dist, env && !strcmp(env, "0"))) /* any rank that says so */
+    if (dist_agree(&t->dist, env && !strcmp(env, "0"))) { /* any rank that says so */
+        snprintf(t->shm_note, sizeof t->shm_note, "GRADSCOPE_SHARED_MEMORY=0");
         return 0;
+    }
     if (dist_shared_create(&t->dist, 2 * n * sizeof(float), &t->shm)) {
+        snprintf(t->shm_note, sizeof t->shm_note, "%s", gs_last_error());
         gs_clear_error();
         return 0;
     }

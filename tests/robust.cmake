@@ -31,6 +31,8 @@ endif()
 # The failure table, row by row (README "Robustness"), and faults that must lose nothing.
 gs_script_test(failures test_failures.sh)
 gs_script_test(fault_resume test_fault_resume.sh)
+gs_script_test(shm_short test_shm_short.sh)
+set_tests_properties(shm_short PROPERTIES SKIP_RETURN_CODE 77)
 
 # valgrind memcheck of a short training and of inspect (about 20 s).
 gs_script_test(valgrind test_valgrind.sh)

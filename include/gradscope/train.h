@@ -67,6 +67,7 @@ typedef struct {
     gs_shared shm;
     float **params_of, **grads_of; /* (ranks): every rank's net->params and net->grads */
     float **grads_in_range;   /* (ranks): grads_of[q] + shard_lo, what this rank's reduction adds */
+    char shm_note[256];       /* why a sharded run on one node uses messages instead ("" if it does not) */
 
     /* this rank's votes for the next step (a signal arrived, a fault, a timed
      * checkpoint is due); the step's reduction tells every rank the totals */
