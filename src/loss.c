@@ -7,9 +7,8 @@
 #include <math.h>
 #include <stddef.h>
 
-/* The exponentials go through libmvec's vector expf (see activation.c): the
- * file is built with -fno-math-errno and cloned per ISA. */
-float expf(float) __attribute__((__simd__("notinbranch")));
+#include "vector_math.h" /* the softmax exponentiates whole vectors */
+
 
 /* Three passes over the (B, K) block so that the exponentials run on whole
  * vectors even when K is small (10 classes): shift each row by its maximum,

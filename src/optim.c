@@ -110,59 +110,37 @@ double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq)
     return optim_total_norm(w, b, net->n_layers);
 }
 
-/* The update of n values; decay = weight decay for weights, 0 for biases.
- * Returns the sum of squares of the applied update when want_norm (a
- * constant at each call site, so the compiler drops the sum otherwise; the
- * sum is then in the same eight-way order as sum_sq). */
-static inline __attribute__((always_inline)) double sgd(float *restrict w, const float *restrict grad, float *restrict v, size_t n, float lr,
-                         float mu, float decay, float clip, int want_norm)
+/* One parameter's update; returns the applied change. */
+static inline __attribute__((always_inline)) float sgd_one(float *restrict w, const float *restrict grad,
+                                                          float *restrict v, size_t i, float lr, float mu,
+                                                          int nesterov, float decay, float clip)
 {
-    double part[8] = { 0 };
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) {
-            float g = clip * grad[i + k] + decay * w[i + k];
-            float vi = mu * v[i + k] + g;
-            float dw = -lr * vi;
-            v[i + k] = vi;
-            w[i + k] += dw;
-            if (want_norm)
-                part[k] += (double)dw * dw;
-        }
-    for (; i < n; i++) {
-        float g = clip * grad[i] + decay * w[i];
-        float vi = mu * v[i] + g;
-        float dw = -lr * vi;
-        v[i] = vi;
-        w[i] += dw;
-        if (want_norm)
-            part[0] += (double)dw * dw;
-    }
-    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    float g = clip * grad[i] + decay * w[i];
+    float vi = mu * v[i] + g;
+    float dw = -lr * (nesterov ? g + mu * vi : vi);
+    v[i] = vi;
+    w[i] += dw;
+    return dw;
 }
 
-/* The same with Nesterov momentum: dw = -lr (g + mu v). */
-static inline __attribute__((always_inline)) double sgd_nesterov(float *restrict w, const float *restrict grad, float *restrict v, size_t n,
-                                  float lr, float mu, float decay, float clip, int want_norm)
+/* The update of n values; decay = weight decay for weights, 0 for biases.
+ * Returns the sum of squares of the applied update when want_norm (a
+ * constant at each call site); the sum is in the same eight-way order in
+ * every clone. */
+static inline __attribute__((always_inline)) double sgd(float *restrict w, const float *restrict grad,
+                                                       float *restrict v, size_t n, float lr, float mu,
+                                                       int nesterov, float decay, float clip, int want_norm)
 {
     double part[8] = { 0 };
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) {
-            float g = clip * grad[i + k] + decay * w[i + k];
-            float vi = mu * v[i + k] + g;
-            float dw = -lr * (g + mu * vi);
-            v[i + k] = vi;
-            w[i + k] += dw;
+            float dw = sgd_one(w, grad, v, i + k, lr, mu, nesterov, decay, clip);
             if (want_norm)
                 part[k] += (double)dw * dw;
         }
     for (; i < n; i++) {
-        float g = clip * grad[i] + decay * w[i];
-        float vi = mu * v[i] + g;
-        float dw = -lr * (g + mu * vi);
-        v[i] = vi;
-        w[i] += dw;
+        float dw = sgd_one(w, grad, v, i, lr, mu, nesterov, decay, clip);
         if (want_norm)
             part[0] += (double)dw * dw;
     }
@@ -184,14 +162,15 @@ void optim_step_range(gs_net *net, const gs_config *cfg, double lr, double grad_
         overlap_of(ly->b_off, (size_t)ly->n_out, lo, hi, &ba, &bb);
         float *w = net->params + a, *v = net->momentum + a, *bw = net->params + ba, *bv = net->momentum + ba;
         const float *gw = g + (a - lo), *gb = g + (ba - lo);
-        double u = 0.0;
+        /* literal flags, so that each case is its own vectorized loop (with
+         * the flags as variables GCC 12 left most of the update scalar) */
+        double u;
         if (cfg->nesterov) {
-            u = upd_sq ? sgd_nesterov(w, gw, v, b - a, flr, mu, wd, clip, 1)
-                       : sgd_nesterov(w, gw, v, b - a, flr, mu, wd, clip, 0);
-            sgd_nesterov(bw, gb, bv, bb - ba, flr, mu, 0.0f, clip, 0);
+            u = upd_sq ? sgd(w, gw, v, b - a, flr, mu, 1, wd, clip, 1) : sgd(w, gw, v, b - a, flr, mu, 1, wd, clip, 0);
+            sgd(bw, gb, bv, bb - ba, flr, mu, 1, 0.0f, clip, 0);
         } else {
-            u = upd_sq ? sgd(w, gw, v, b - a, flr, mu, wd, clip, 1) : sgd(w, gw, v, b - a, flr, mu, wd, clip, 0);
-            sgd(bw, gb, bv, bb - ba, flr, mu, 0.0f, clip, 0);
+            u = upd_sq ? sgd(w, gw, v, b - a, flr, mu, 0, wd, clip, 1) : sgd(w, gw, v, b - a, flr, mu, 0, wd, clip, 0);
+            sgd(bw, gb, bv, bb - ba, flr, mu, 0, 0.0f, clip, 0);
         }
         if (upd_sq)
             upd_sq[l] = u;

@@ -46,6 +46,13 @@ static int shard_create(gs_trainer *t)
     return 0;
 }
 
+/* Rank q's parameters (or gradients) in the shared window: its part holds
+ * both, parameters first. */
+static float *shared_of(const gs_trainer *t, int q, int grads)
+{
+    return (float *)t->shm.base[q] + (grads ? t->net->n_params : 0);
+}
+
 /* Move net->params and net->grads into a shared-memory window that every
  * rank reads. Without one (the window could not be made, or the environment
  * says GRADSCOPE_SHARED_MEMORY=0), the sharded optimizer uses messages
@@ -65,23 +72,18 @@ static int shared_buffers(gs_trainer *t)
         gs_clear_error();
         return 0;
     }
-    t->params_of = gs_calloc(3 * (size_t)P, sizeof(float *), "shared buffer table");
-    int rc = dist_agree(&t->dist, t->params_of ? 0 : GS_ERR_RUNTIME);
+    t->grads_in_range = gs_calloc((size_t)P, sizeof(float *), "shared buffer table");
+    int rc = dist_agree(&t->dist, t->grads_in_range ? 0 : GS_ERR_RUNTIME);
     if (rc) {
         dist_shared_free(&t->shm);
         return rc;
     }
-    t->grads_of = t->params_of + P;
-    t->grads_in_range = t->params_of + 2 * P;
-    for (int q = 0; q < P; q++) {
-        t->params_of[q] = t->shm.base[q];
-        t->grads_of[q] = t->params_of[q] + n;
-        t->grads_in_range[q] = t->grads_of[q] + t->shard_lo;
-    }
+    for (int q = 0; q < P; q++)
+        t->grads_in_range[q] = shared_of(t, q, 1) + t->shard_lo;
     free(net->params); /* untouched yet: calloc'd pages never made resident */
     free(net->grads);
-    net->params = t->params_of[r];
-    net->grads = t->grads_of[r];
+    net->params = shared_of(t, r, 0);
+    net->grads = shared_of(t, r, 1);
     t->node_shared = 1;
     return 0;
 }
@@ -183,7 +185,7 @@ void trainer_free(gs_trainer *t)
         t->net->params = NULL;
         t->net->grads = NULL;
         dist_shared_free(&t->shm);
-        free(t->params_of);
+        free(t->grads_in_range);
     }
     net_free(t->net);
     free(t->X);
@@ -262,8 +264,11 @@ int trainer_step(gs_trainer *t, int update)
     t->timer[GS_T_FORWARD] += t0 - t1;
 
     t->n_reqs = 0;
-    t->reduce_full = !t->shard || stats_step;
-    const int P = t->dist.size, overlap = cfg->overlap && P > 1 && t->reduce_full && !t->node_shared;
+    /* the whole gradient is needed everywhere without sharding and on
+     * statistics steps (their statistics read all of it); sharded, it is
+     * all-reduced then unless shared memory assembles it more cheaply */
+    const int P = t->dist.size, reduce_full = !t->shard || stats_step;
+    const int allreduce = reduce_full && !t->node_shared, overlap = cfg->overlap && P > 1 && allreduce;
     watchdog_phase("backward", s->step);
     net_backward(net, t->X, n_local, overlap ? start_bucket : P == 1 ? norm_layer : NULL, t);
     t1 = gs_now();
@@ -275,11 +280,9 @@ int trainer_step(gs_trainer *t, int update)
     if (P > 1) {
         if (overlap)
             rc = dist_waitall(t->n_reqs, t->reqs);
-        else if (!t->shard)
+        else if (allreduce)
             rc = dist_allreduce_sum_float(&t->dist, net->grads, net->n_params);
-        else if (t->reduce_full && !t->node_shared)
-            rc = dist_allreduce_sum_float(&t->dist, net->grads, net->n_params);
-        else if (!(rc = trainer_reduce_scatter(t)) && t->reduce_full)
+        else if (!(rc = trainer_reduce_scatter(t)) && reduce_full)
             rc = trainer_allgather(t, 1);
         if (rc)
             return rc;
@@ -335,7 +338,7 @@ int trainer_step(gs_trainer *t, int update)
     t->last_was_stats = stats_step || t->last_nonfinite;
     /* a non-finite gradient on a sharded step: the statistics that name the
      * layer need the whole gradient, whose ranges the ranks hold */
-    if (t->last_nonfinite && !t->reduce_full && (rc = trainer_allgather(t, 1)))
+    if (t->last_nonfinite && !reduce_full && (rc = trainer_allgather(t, 1)))
         return rc;
     if (t->last_was_stats)
         for (int l = 0; l < L; l++)
@@ -415,10 +418,9 @@ int trainer_allgather(gs_trainer *t, int grads)
     if (!t->node_shared)
         return dist_allgatherv_float(&t->dist, buf, t->counts, t->displs);
     int rc = dist_shared_barrier(&t->dist, &t->shm); /* every rank's range is final */
-    float **of = grads ? t->grads_of : t->params_of;
     for (int q = 0; !rc && q < t->dist.size; q++)
         if (q != t->dist.rank)
-            memcpy(buf + t->displs[q], of[q] + t->displs[q], (size_t)t->counts[q] * sizeof(float));
+            memcpy(buf + t->displs[q], shared_of(t, q, grads) + t->displs[q], (size_t)t->counts[q] * sizeof(float));
     return rc;
 }
 

@@ -58,15 +58,13 @@ typedef struct {
     size_t shard_lo, shard_hi;
     int *counts, *displs;     /* (ranks): every rank's range */
     float *ring_scratch;      /* (GS_RING_PIECE): the reduce-scatter's receive buffer */
-    int reduce_full;          /* this step all-reduces the whole gradient (no sharding, or a stats step) */
     /* Sharded with every rank on one node: the parameters and gradients of
      * all ranks live in one shared-memory window, and the reduce-scatter and
      * the allgather read the other ranks' buffers directly (one pass each,
      * instead of messages copied in and out of Open MPI's shared segments). */
     int node_shared;
     gs_shared shm;
-    float **params_of, **grads_of; /* (ranks): every rank's net->params and net->grads */
-    float **grads_in_range;   /* (ranks): grads_of[q] + shard_lo, what this rank's reduction adds */
+    float **grads_in_range;   /* (ranks): rank q's gradient from shard_lo on, what this rank's reduction adds */
     char shm_note[256];       /* why a sharded run on one node uses messages instead ("" if it does not) */
 
     /* this rank's votes for the next step (a signal arrived, a fault, a timed
