@@ -63,12 +63,48 @@ def floor(r):
     return r["bound"] + r["opt_alone"] + r["reduce_alone"]
 
 
+def config_order(label):
+    """1x1, 1x2, 2x1 first (the issue's configurations), then by ranks, threads."""
+    order = {"1x1": 0, "1x2": 1, "2x1": 2}
+    try:
+        p, t = (int(x) for x in label.split("x"))
+    except ValueError:
+        return (9, 0, 0, label)
+    return (order.get(label, 3), p, t, label)
+
+
+def scaling(g, models):
+    """Samples/s over ranks x 1 thread (sharded optimizer at > 1 rank), when
+    more rank counts than 1 and 2 were run (CONFIGS in run.sh)."""
+    ranks = sorted({int(r["ranks"]) for r in g if r["threads"] == 1 and r["overlap"] in (-1.0, 2.0)})
+    if len(ranks) <= 2:
+        return
+    print("\n### Scaling over ranks (1 BLAS thread each, same global batch, sharded optimizer)\n")
+    print("speedup = samples/s / 1x1 samples/s; efficiency = speedup / ranks; floors allow = 1x1 floor / Px1\n"
+          "floor (what the speedup would be if both ran at their floors).\n")
+    print("| model | ranks | local batch | step ms | samples/s | speedup | efficiency | bound ms | comm alone ms "
+          "| floors allow | cpu |")
+    print("|---|" + "---:|" * 10)
+    for m in models:
+        one = next((r for r in g if r["model"] == m and r["ranks"] == 1 and r["threads"] == 1), None)
+        if not one:
+            continue
+        for p in ranks:
+            r = next((r for r in g if r["model"] == m and r["ranks"] == p and r["threads"] == 1
+                      and r["overlap"] in (-1.0, 2.0)), None)
+            if not r:
+                continue
+            sp = (r["batch"] / r["step"]) / (one["batch"] / one["step"])
+            print(f"| {m} | {p} | {int(r['batch']) // p} | {ms(r['step'])} | {r['batch'] / r['step']:.0f} | "
+                  f"{sp:.2f} | {sp / p:.2f} | {ms(r['bound'])} | {ms(r['reduce_alone'])} | "
+                  f"{floor(one) / floor(r):.2f} | {r['cpu_share']:.2f} |")
+
+
 def main():
     out = sys.argv[1]
     g = median_runs(read(os.path.join(out, "gradscope.tsv"), G_COLS), ("model", "label", "overlap"))
     t = median_runs(read(os.path.join(out, "torch.tsv"), T_COLS), ("model", "label"))
-    order = {"1x1": 0, "1x2": 1, "2x1": 2}
-    g.sort(key=lambda r: (order.get(r["label"], 9), r["label"], {2.0: 0, 0.0: 1, 1.0: 2}.get(r["overlap"], 0)))
+    g.sort(key=lambda r: (config_order(r["label"]), {2.0: 0, 0.0: 1, 1.0: 2}.get(r["overlap"], 0)))
     mib = 1 / 1048576
     print("## Performance\n")
     if os.path.exists(os.path.join(out, "machine.txt")):
@@ -149,6 +185,8 @@ def main():
               f"{floor(one) / floor(sh):.2f} | {ms(sh['reduce_alone'])} | {ms(off['reduce_alone'])} | "
               f"{ms(off['reduce'])} | {ms(on['reduce'])} | {ms(off['backward'])} | {ms(on['backward'])} | "
               f"{hid_wait:.2f} | {hid_step:.2f} |")
+
+    scaling(g, models)
 
     print("\n### Targets\n")
     print("Each target with what the floors of the same run allow (bound targets: floor / bound, the least\n"

@@ -10,8 +10,12 @@
 # Environment: BUILD_DIR (build), STEPS (30), WARMUP (4), OUT (runs/bench-DATE),
 # MODELS (W,D,S), REPEAT (3: every configuration runs this many times, in
 # turn, and the report takes the run with the median step time, so that one
-# disturbed run does not decide a row). Results: $OUT/gradscope.tsv,
-# $OUT/torch.tsv, $OUT/report.md.
+# disturbed run does not decide a row), CONFIGS (ranks x threads, default
+# "1x1 1x2 2x1"; on a bigger node e.g. "1x1 1x2 2x1 4x1 8x1 16x1": beyond
+# those three, gradscope runs only its default mode, the sharded optimizer,
+# and PyTorch is not run), PY (/usr/bin/python3: the Python that runs
+# PyTorch and the report), TORCH (1; 0 skips PyTorch).
+# Results: $OUT/gradscope.tsv, $OUT/torch.tsv, $OUT/report.md.
 # About 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,8 +24,10 @@ STEPS=${STEPS:-30}
 WARMUP=${WARMUP:-4}
 REPEAT=${REPEAT:-3}
 MODELS=${MODELS:-W,D,S}
+CONFIGS=${CONFIGS:-1x1 1x2 2x1}
 OUT=${OUT:-runs/bench-$(date +%Y%m%d-%H%M%S)}
-PY=/usr/bin/python3
+PY=${PY:-/usr/bin/python3}
+TORCH=${TORCH:-1}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 
@@ -43,7 +49,7 @@ KERNEL=$("$BUILD_DIR/gradscope" blas | awk '$1 == "kernel" { print $2 }')
   echo "kernel: $(uname -sr)"
   echo "openblas: $("$BUILD_DIR/gradscope" blas | tr '\n' ' ')"
   echo "mpi: $(mpirun --version 2>/dev/null | head -1)"
-  echo "command: jobs/bench/run.sh $* (STEPS=$STEPS WARMUP=$WARMUP MODELS=$MODELS REPEAT=$REPEAT)"
+  echo "command: jobs/bench/run.sh $* (STEPS=$STEPS WARMUP=$WARMUP MODELS=$MODELS REPEAT=$REPEAT CONFIGS='$CONFIGS')"
 } | tee "$OUT/machine.txt"
 
 # Timings need the cores to themselves: wait (up to QUIET_WAIT s, default
@@ -80,13 +86,21 @@ run_bench() { # LABEL NP THREADS
       --models "$MODELS" --tsv "$OUT/gradscope.tsv" --label "$label" "$@"
   fi
 }
+standard() { case $1 in 1x1 | 1x2 | 2x1) return 0 ;; esac; return 1; }
 for rep in $(seq "$REPEAT"); do
-  run_bench 1x1 1 1 "$@"
-  run_bench 1x2 1 2 "$@"
-  run_bench 2x1 2 1 "$@"
+  for c in $CONFIGS; do
+    # the replicated modes are reference points, measured at 2 ranks
+    if standard "$c"; then
+      run_bench "$c" "${c%x*}" "${c#*x}" "$@"
+    else
+      run_bench "$c" "${c%x*}" "${c#*x}" --shard on "$@"
+    fi
+  done
 done
 
-if "$PY" -c 'import torch' 2>/dev/null; then
+if [ "$TORCH" = 0 ]; then
+  echo "== torch: skipped (TORCH=0)"
+elif "$PY" -c 'import torch' 2>/dev/null; then
   run_torch() { # LABEL PROCS THREADS
     quiet "torch $1"
     echo "== torch $1"
@@ -95,12 +109,12 @@ if "$PY" -c 'import torch' 2>/dev/null; then
       --steps "$STEPS" --warmup "$WARMUP" --tsv "$OUT/torch.tsv" --label "$1"
   }
   for rep in $(seq "$REPEAT"); do
-    run_torch 1x1 1 1
-    run_torch 1x2 1 2
-    run_torch 2x1 2 1
+    for c in $CONFIGS; do
+      if standard "$c"; then run_torch "$c" "${c%x*}" "${c#*x}"; fi
+    done
   done
 else
-  echo "== torch: /usr/bin/python3 cannot import torch (apt-get install python3-torch); skipped"
+  echo "== torch: $PY cannot import torch (apt-get install python3-torch); skipped"
 fi
 
 "$PY" jobs/bench/report.py "$OUT" | tee "$OUT/report.md"

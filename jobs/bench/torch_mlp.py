@@ -43,7 +43,8 @@ def openblas_info():
             return lib.openblas_get_corename().decode(), lib.openblas_get_num_threads(), p
         except (OSError, AttributeError):
             continue
-    return "not-openblas", 0, ""
+    # a torch that brings its own BLAS (PyPI's wheels: oneMKL on x86-64)
+    return ("MKL" if torch.backends.mkl.is_available() else "not-openblas"), torch.get_num_threads(), ""
 
 
 def build(name):
