@@ -157,9 +157,13 @@ static int resume(gs_trainer *t, const char *spec)
         return 0;
     }
     gs_train_state st;
+    /* every rank reads the same file (into one shared copy of the
+     * parameters, when the ranks share it: the same bytes from each) */
     int local = ckpt_read(path, t->net, &t->hist, &st);
     if ((rc = dist_agree(&t->dist, local)))
         return finish(&t->dist, local, rc, "resume");
+    if ((rc = trainer_params_written(t)))
+        return rc;
     R0(t) printf("resume: %s (step %lld, epoch %lld, written by %d ranks)\n", path, (long long)st.step,
                  (long long)st.epoch + 1, st.n_ranks);
     if (st.seed != t->cfg.seed) {

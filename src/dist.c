@@ -161,7 +161,7 @@ int dist_reduce_scatter_ring(const gs_dist *d, float *buf, const int *counts, co
     return 0;
 }
 
-int dist_shared_create(const gs_dist *d, size_t bytes, gs_shared *sh)
+int dist_shared_create(const gs_dist *d, size_t bytes, size_t node_bytes, gs_shared *sh)
 {
     memset(sh, 0, sizeof *sh);
     sh->win = MPI_WIN_NULL;
@@ -173,12 +173,12 @@ int dist_shared_create(const gs_dist *d, size_t bytes, gs_shared *sh)
     if (!dir || !dir[0])
         dir = "/dev/shm";
     struct statvfs vfs;
-    const double need = (double)bytes * d->size + 64.0 * 1048576.0; /* and room for Open MPI's own segments */
+    const double need = (double)node_bytes + 64.0 * 1048576.0; /* and room for Open MPI's own segments */
     if (d->node_size != d->size)
         rc = gs_error(GS_ERR_RUNTIME, "shared memory needs every rank on one node (%d of %d here)", d->node_size,
                       d->size);
-    else if (bytes > (size_t)PTRDIFF_MAX / 2)
-        rc = gs_error(GS_ERR_RUNTIME, "shared window of %zu bytes is too large", bytes);
+    else if (node_bytes > (size_t)PTRDIFF_MAX / 2)
+        rc = gs_error(GS_ERR_RUNTIME, "shared window of %zu bytes is too large", node_bytes);
     else if (statvfs(dir, &vfs) != 0)
         rc = gs_error(GS_ERR_RUNTIME, "cannot see the free space of %s (%s)", dir, strerror(errno));
     else if ((double)vfs.f_bavail * (double)vfs.f_frsize < need)

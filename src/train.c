@@ -46,17 +46,21 @@ static int shard_create(gs_trainer *t)
     return 0;
 }
 
-/* Rank q's parameters (or gradients) in the shared window: its part holds
- * both, parameters first. */
-static float *shared_of(const gs_trainer *t, int q, int grads)
+/* Rank q's gradient in the shared window. Rank 0's part holds the node's
+ * one copy of the parameters, then its gradient; every other rank's part
+ * holds its gradient. */
+static float *shared_grads(const gs_trainer *t, int q)
 {
-    return (float *)t->shm.base[q] + (grads ? t->net->n_params : 0);
+    return (float *)t->shm.base[q] + (q == 0 ? t->net->n_params : 0);
 }
 
 /* Move net->params and net->grads into a shared-memory window that every
- * rank reads. Without one (the window could not be made, or the environment
- * says GRADSCOPE_SHARED_MEMORY=0), the sharded optimizer uses messages
- * instead: not an error. */
+ * rank reads: one copy of the parameters for the node, which every rank
+ * updates over its own range, so that no parameters are gathered after the
+ * update, and each rank's gradient, which the reduce-scatter reads. Without
+ * a window (it could not be made, or the environment says
+ * GRADSCOPE_SHARED_MEMORY=0), the sharded optimizer uses messages instead:
+ * not an error. */
 static int shared_buffers(gs_trainer *t)
 {
     gs_net *net = t->net;
@@ -67,7 +71,8 @@ static int shared_buffers(gs_trainer *t)
         snprintf(t->shm_note, sizeof t->shm_note, "GRADSCOPE_SHARED_MEMORY=0");
         return 0;
     }
-    if (dist_shared_create(&t->dist, 2 * n * sizeof(float), &t->shm)) {
+    const size_t mine = (r == 0 ? 2 : 1) * n * sizeof(float), node = ((size_t)P + 1) * n * sizeof(float);
+    if (dist_shared_create(&t->dist, mine, node, &t->shm)) {
         snprintf(t->shm_note, sizeof t->shm_note, "%s", gs_last_error());
         gs_clear_error();
         return 0;
@@ -79,11 +84,11 @@ static int shared_buffers(gs_trainer *t)
         return rc;
     }
     for (int q = 0; q < P; q++)
-        t->grads_in_range[q] = shared_of(t, q, 1) + t->shard_lo;
+        t->grads_in_range[q] = shared_grads(t, q) + t->shard_lo;
     free(net->params); /* untouched yet: calloc'd pages never made resident */
     free(net->grads);
-    net->params = shared_of(t, r, 0);
-    net->grads = shared_of(t, r, 1);
+    net->params = t->shm.base[0];
+    net->grads = shared_grads(t, r);
     t->node_shared = 1;
     return 0;
 }
@@ -164,12 +169,13 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
      * never become resident next to the window's */
     if (t->shard && d->node_size == d->size && (rc = shared_buffers(t)))
         return rc;
-    /* Identical start: rank 0 draws the weights, everyone receives its bits. */
+    /* Identical start: rank 0 draws the weights, everyone receives its bits
+     * (or, sharing one copy, sees them). */
     if (d->rank == 0)
         rc = net_init_params(net, cfg->seed, cfg->bias_init);
     if ((rc = dist_agree(d, rc)))
         return rc;
-    if ((rc = dist_bcast(d, net->params, net->n_params, MPI_FLOAT, 0)))
+    if ((rc = t->node_shared ? dist_shared_barrier(d, &t->shm) : dist_bcast(d, net->params, net->n_params, MPI_FLOAT, 0)))
         return rc;
     t->state = (gs_train_state){ .step = 0, .epoch = 0, .batch_in_epoch = 0, .n_ranks = d->size, .seed = cfg->seed };
     return 0;
@@ -348,13 +354,17 @@ int trainer_step(gs_trainer *t, int update)
     t->timer[GS_T_STATS] += t1 - t0;
 
     const int apply = update && !t->last_nonfinite;
+    /* one shared copy of the parameters: every rank has read it (the norms
+     * above) before any rank updates its range */
+    if (apply && t->last_was_stats && t->node_shared && (rc = dist_shared_barrier(&t->dist, &t->shm)))
+        return rc;
     memset(t->upd_sq, 0, (size_t)L * sizeof(double));
     if (apply) /* the update's norm only where the statistics use it */
         optim_step_range(net, cfg, t->last_lr, grad_norm, t->shard_lo, t->shard_hi, g,
                          t->last_was_stats ? t->upd_sq : NULL);
     t0 = gs_now();
     t->timer[GS_T_UPDATE] += t0 - t1;
-    if (apply && t->shard) { /* every rank's updated range to every rank */
+    if (apply && t->shard) { /* every rank's updated range to every rank (shared: visible to every rank) */
         watchdog_phase("parameter allgather", s->step);
         if ((rc = trainer_allgather(t, 0)))
             return rc;
@@ -418,10 +428,15 @@ int trainer_allgather(gs_trainer *t, int grads)
     if (!t->node_shared)
         return dist_allgatherv_float(&t->dist, buf, t->counts, t->displs);
     int rc = dist_shared_barrier(&t->dist, &t->shm); /* every rank's range is final */
-    for (int q = 0; !rc && q < t->dist.size; q++)
+    for (int q = 0; !rc && grads && q < t->dist.size; q++) /* (the parameters are one copy) */
         if (q != t->dist.rank)
-            memcpy(buf + t->displs[q], shared_of(t, q, grads) + t->displs[q], (size_t)t->counts[q] * sizeof(float));
+            memcpy(buf + t->displs[q], shared_grads(t, q) + t->displs[q], (size_t)t->counts[q] * sizeof(float));
     return rc;
+}
+
+int trainer_params_written(gs_trainer *t)
+{
+    return t->node_shared ? dist_shared_barrier(&t->dist, &t->shm) : 0;
 }
 
 int trainer_gather_optimizer(gs_trainer *t)

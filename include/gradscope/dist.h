@@ -44,13 +44,15 @@ int dist_allgatherv_float(const gs_dist *d, float *buf, const int *counts, const
 
 /* Memory that every rank reads directly, when all the ranks share one node
  * (d->node_size == d->size): one MPI shared-memory window holding `bytes`
- * from each rank; base[q] is rank q's part. Created and freed collectively;
- * on failure every rank gets the same non-zero status and sh is empty. */
+ * from this rank (ranks may give different sizes; `node_bytes` is their sum,
+ * which the node's shared-memory file system must have room for); base[q]
+ * is rank q's part. Created and freed collectively; on failure every rank
+ * gets the same non-zero status and sh is empty. */
 typedef struct {
     MPI_Win win;
     void **base;              /* (ranks) */
 } gs_shared;
-int dist_shared_create(const gs_dist *d, size_t bytes, gs_shared *sh);
+int dist_shared_create(const gs_dist *d, size_t bytes, size_t node_bytes, gs_shared *sh);
 void dist_shared_free(gs_shared *sh);
 /* Every rank's stores to the window so far are visible to every rank after
  * this (a memory barrier around MPI_Barrier). */

@@ -58,10 +58,12 @@ typedef struct {
     size_t shard_lo, shard_hi;
     int *counts, *displs;     /* (ranks): every rank's range */
     float *ring_scratch;      /* (GS_RING_PIECE): the reduce-scatter's receive buffer */
-    /* Sharded with every rank on one node: the parameters and gradients of
-     * all ranks live in one shared-memory window, and the reduce-scatter and
-     * the allgather read the other ranks' buffers directly (one pass each,
-     * instead of messages copied in and out of Open MPI's shared segments). */
+    /* Sharded with every rank on one node: one shared-memory window holds
+     * the node's single copy of the parameters (net->params on every rank;
+     * each rank updates its range in place, so nothing is gathered after the
+     * update, only a barrier) and every rank's gradient, which the
+     * reduce-scatter reads directly (one pass, instead of messages copied in
+     * and out of Open MPI's shared segments). */
     int node_shared;
     gs_shared shm;
     float **grads_in_range;   /* (ranks): rank q's gradient from shard_lo on, what this rank's reduction adds */
@@ -96,6 +98,11 @@ int trainer_step(gs_trainer *t, int update);
  * of the reduced net->grads) to every rank. Collective. */
 int trainer_reduce_scatter(gs_trainer *t);
 int trainer_allgather(gs_trainer *t, int grads);
+
+/* After every rank wrote the same values into net->params (a resume):
+ * with one shared copy, makes the writes visible to every rank before any
+ * reads them. Collective. */
+int trainer_params_written(gs_trainer *t);
 
 /* Make net->momentum whole on every rank (the sharded optimizer keeps each
  * rank's range current only): before writing a checkpoint. Collective. */

@@ -32,11 +32,11 @@ static double estimate(const gs_trainer *t, double parts[5])
     parts[3] = (double)t->max_local * (tr->dim + tr->y_dim) * sizeof(float);
     parts[4] = (double)net->n_units * sizeof(float) + (double)net->n_layers * 64 * sizeof(double) +
                (t->shard ? (double)GS_RING_PIECE * sizeof(float) : 0.0);
-    /* sharded through shared memory, a rank reads the other ranks' ranges of
-     * their parameters and gradients: pages its RSS counts, though the node
-     * holds them once */
+    /* sharded through shared memory, a rank reads the other ranks' gradients
+     * over its range: pages its RSS counts, though the node holds them once
+     * (the node's one copy of the parameters is in parts[0]) */
     if (t->node_shared)
-        parts[4] += 2.0 * (double)(net->n_params - (t->shard_hi - t->shard_lo)) * sizeof(float);
+        parts[4] += (double)(net->n_params - (t->shard_hi - t->shard_lo)) * sizeof(float);
     return parts[0] + parts[1] + parts[2] + parts[3] + parts[4];
 }
 
