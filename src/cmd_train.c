@@ -157,9 +157,7 @@ static int resume(gs_trainer *t, const char *spec)
         return 0;
     }
     gs_train_state st;
-    /* every rank reads the same file (into one shared copy of the
-     * parameters, when the ranks share it: the same bytes from each) */
-    int local = ckpt_read(path, t->net, &t->hist, &st);
+    int local = trainer_read_checkpoint(t, path, &st);
     if ((rc = dist_agree(&t->dist, local)))
         return finish(&t->dist, local, rc, "resume");
     if ((rc = trainer_params_written(t)))

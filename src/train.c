@@ -4,6 +4,7 @@
  * Nothing in trainer_step allocates.
  */
 #include "gradscope/train.h"
+#include "gradscope/ckpt.h"
 #include "gradscope/common.h"
 #include "gradscope/loss.h"
 #include "gradscope/optim.h"
@@ -350,14 +351,14 @@ int trainer_step(gs_trainer *t, int update)
         for (int l = 0; l < L; l++)
             t->wn_sq[l] = optim_sum_sq(net->params + net->layer[l].w_off,
                                        (size_t)net->layer[l].n_out * net->layer[l].n_in);
-    t1 = gs_now();
-    t->timer[GS_T_STATS] += t1 - t0;
-
     const int apply = update && !t->last_nonfinite;
     /* one shared copy of the parameters: every rank has read it (the norms
      * above) before any rank updates its range */
     if (apply && t->last_was_stats && t->node_shared && (rc = dist_shared_barrier(&t->dist, &t->shm)))
         return rc;
+    t1 = gs_now();
+    t->timer[GS_T_STATS] += t1 - t0;
+
     memset(t->upd_sq, 0, (size_t)L * sizeof(double));
     if (apply) /* the update's norm only where the statistics use it */
         optim_step_range(net, cfg, t->last_lr, grad_norm, t->shard_lo, t->shard_hi, g,
@@ -365,7 +366,7 @@ int trainer_step(gs_trainer *t, int update)
     t0 = gs_now();
     t->timer[GS_T_UPDATE] += t0 - t1;
     if (apply && t->shard) { /* every rank's updated range to every rank (shared: visible to every rank) */
-        watchdog_phase("parameter allgather", s->step);
+        watchdog_phase(t->node_shared ? "parameter barrier" : "parameter allgather", s->step);
         if ((rc = trainer_allgather(t, 0)))
             return rc;
         if (t->last_was_stats && (rc = dist_allreduce_sum_double(&t->dist, t->upd_sq, (size_t)L)))
@@ -431,6 +432,17 @@ int trainer_allgather(gs_trainer *t, int grads)
     for (int q = 0; !rc && grads && q < t->dist.size; q++) /* (the parameters are one copy) */
         if (q != t->dist.rank)
             memcpy(buf + t->displs[q], shared_grads(t, q) + t->displs[q], (size_t)t->counts[q] * sizeof(float));
+    return rc;
+}
+
+int trainer_read_checkpoint(gs_trainer *t, const char *path, gs_train_state *st)
+{
+    gs_net *net = t->net;
+    float *params = net->params;
+    if (t->node_shared && t->dist.rank != 0)
+        net->params = net->grads; /* the same layout; scratch between steps */
+    int rc = ckpt_read(path, net, &t->hist, st);
+    net->params = params;
     return rc;
 }
 

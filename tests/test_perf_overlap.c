@@ -12,7 +12,12 @@
  *    and losses as the replicated one: bit-identical at 1 and 2 ranks (a sum
  *    of two terms does not depend on its order), and within 1e-5 normwise
  *    at more, where the ranks' terms may be added in another order than
- *    MPI_Allreduce's.
+ *    MPI_Allreduce's;
+ *  - and so do the statistics records (every 2 steps): the weight norms,
+ *    which every rank takes over the whole parameters before the update
+ *    (through shared memory, of the one copy that the ranks then update
+ *    in place), bit for bit where the weights are; every field within 1e-5
+ *    normwise.
  *
  * The fast path must not change the numbers (STYLE.md, principle 9). If it
  * does, the test says how: which buffer, how many values differ, the first
@@ -43,6 +48,9 @@ typedef struct {
     float *params, *momentum;
     double loss[N_STEPS];
     size_t n;
+    float *rec;         /* the statistics records: (n_rec, GS_N_STATS, n_layers) */
+    size_t n_rec_vals;
+    int n_layers;
 } run_result;
 
 static int train(const gs_dist *d, int overlap, int shard, run_result *r)
@@ -71,14 +79,20 @@ static int train(const gs_dist *d, int overlap, int shard, run_result *r)
     const int want_shm = t.shard && d->node_size == d->size && !(env && !strcmp(env, "0"));
     CHECK(t.node_shared == want_shm, "rank %d: shared memory %d, expected %d", d->rank, t.node_shared, want_shm);
     r->n = t.net->n_params;
+    r->n_layers = t.net->n_layers;
+    r->n_rec_vals = (size_t)t.hist.n_rec * GS_N_STATS * (size_t)r->n_layers;
+    CHECK(t.hist.n_rec == N_STEPS / 2, "rank %d: %lld statistics records, expected %d", d->rank,
+          (long long)t.hist.n_rec, N_STEPS / 2);
     r->params = malloc(r->n * sizeof(float));
     r->momentum = malloc(r->n * sizeof(float));
-    if (r->params && r->momentum) {
+    r->rec = malloc(r->n_rec_vals * sizeof(float) + 1);
+    if (r->params && r->momentum && r->rec) {
         memcpy(r->params, t.net->params, r->n * sizeof(float));
         memcpy(r->momentum, t.net->momentum, r->n * sizeof(float));
+        memcpy(r->rec, t.hist.rec, r->n_rec_vals * sizeof(float));
     }
     trainer_free(&t);
-    return rc || !r->params || !r->momentum;
+    return rc || !r->params || !r->momentum || !r->rec;
 }
 
 /* Bit for bit when tol == 0; else the normwise relative difference
@@ -121,6 +135,22 @@ static void compare_runs(const gs_dist *d, const char *pair, const run_result *a
                       : memcmp(&a->loss[i], &b->loss[i], sizeof(double)) == 0,
               "rank %d of %d: %s: loss of step %d differs: %.17g vs %.17g", d->rank, d->size, pair, i, a->loss[i],
               b->loss[i]);
+    CHECK(a->n_rec_vals == b->n_rec_vals, "statistics record sizes differ");
+    if (a->n_rec_vals != b->n_rec_vals)
+        return;
+    /* every field: the gradient norms are sums over the ranks' ranges when
+     * sharded, in another order than over the whole gradient */
+    compare(d, "statistics records", pair, a->rec, b->rec, a->n_rec_vals, 1e-5);
+    const int L = a->n_layers;
+    const size_t n_rec = a->n_rec_vals / ((size_t)GS_N_STATS * L);
+    float wa[64], wb[64]; /* (n_rec, n_layers) weight norms */
+    CHECK(n_rec * L <= 64, "too many records for the test's buffer");
+    for (size_t r = 0; r < n_rec && n_rec * L <= 64; r++)
+        for (int l = 0; l < L; l++) {
+            wa[r * L + l] = a->rec[(r * GS_N_STATS + GS_ST_WEIGHT_NORM) * L + l];
+            wb[r * L + l] = b->rec[(r * GS_N_STATS + GS_ST_WEIGHT_NORM) * L + l];
+        }
+    compare(d, "weight norms of the statistics records", pair, wa, wb, n_rec * L <= 64 ? n_rec * L : 0, tol);
 }
 
 /* usage: test_perf_overlap ["LAYERS"]  (e.g. "784, 2048, 2048, 10") */
@@ -151,7 +181,7 @@ int main(int argc, char **argv)
     }
     run_result *all[] = { &off, &on, &sh, &ring, &ring_on };
     for (int i = 0; i < 5; i++)
-        free(all[i]->params), free(all[i]->momentum);
+        free(all[i]->params), free(all[i]->momentum), free(all[i]->rec);
     int fails = test_failures;
     MPI_Allreduce(MPI_IN_PLACE, &fails, 1, MPI_INT, MPI_MAX, d.comm);
     if (d.rank == 0)

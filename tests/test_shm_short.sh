@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The sharded optimizer on one node puts every rank's parameters and
-# gradients in a shared-memory window, which Open MPI backs with a file in
+# The sharded optimizer on one node puts the node's parameters and every
+# rank's gradients in a shared-memory window, which Open MPI backs with a file in
 # /dev/shm (osc_sm_backing_directory). Where that file system is too small
 # (a container's default /dev/shm is 64 MiB) Open MPI only warns, and the
 # first store past its end kills or hangs the ranks. gradscope must look
-# first and use messages instead: here a 153 MiB window against an 8 MiB
+# first and use messages instead: here a 131 MiB window against an 8 MiB
 # tmpfs. Needs root and mount(2) (else skipped, status 77).
 . "$(dirname "$0")/lib.sh"
 shm=$WORK/shm

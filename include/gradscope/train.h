@@ -8,7 +8,8 @@
  * sums, per-layer gradient norms) -> SGD update.
  * With the sharded optimizer (default at > 1 rank) the gradient is
  * reduce-scattered (a blocking ring: `overlap` does not apply), each rank
- * updates its 1/P of the parameters and the parameters are allgathered;
+ * updates its 1/P of the parameters and the parameters are allgathered (on
+ * one node, the ranks update one shared copy in place: a barrier instead);
  * statistics steps all-reduce the whole gradient (their per-layer statistics
  * read all of it). Without it the gradient is all-reduced and every rank
  * applies the same update to all parameters.
@@ -53,7 +54,8 @@ typedef struct {
     /* The sharded optimizer ([optimizer] shard, > 1 rank): the gradient is
      * reduce-scattered in place, this rank updates the parameters
      * [shard_lo, shard_hi) of the flat buffer, then every rank's range is
-     * allgathered. Without sharding the range is the whole buffer. */
+     * allgathered (or, through shared memory, there is one copy to update).
+     * Without sharding the range is the whole buffer. */
     int shard;
     size_t shard_lo, shard_hi;
     int *counts, *displs;     /* (ranks): every rank's range */
@@ -95,13 +97,20 @@ int trainer_step(gs_trainer *t, int update);
  * without sharding they do nothing). reduce-scatter: net->grads over this
  * rank's range becomes the sum over ranks; the rest of net->grads is
  * scratch. allgather: every rank's range of net->params (or, with `grads`,
- * of the reduced net->grads) to every rank. Collective. */
+ * of the reduced net->grads) to every rank; through shared memory the
+ * parameters are one copy, and their allgather is only a barrier.
+ * Collective. */
 int trainer_reduce_scatter(gs_trainer *t);
 int trainer_allgather(gs_trainer *t, int grads);
 
-/* After every rank wrote the same values into net->params (a resume):
- * with one shared copy, makes the writes visible to every rank before any
- * reads them. Collective. */
+/* ckpt_read of a checkpoint into the network, the momentum, the history and
+ * *st, on this rank. With one shared copy of the parameters, rank 0 alone
+ * writes it (the other ranks read the file's parameters into their gradient
+ * buffer, scratch between steps). Not collective: agree on the status, then
+ * call trainer_params_written before any rank reads the parameters. */
+int trainer_read_checkpoint(gs_trainer *t, const char *path, gs_train_state *st);
+/* After net->params was written outside a step (trainer_read_checkpoint):
+ * with one shared copy, makes the writes visible to every rank. Collective. */
 int trainer_params_written(gs_trainer *t);
 
 /* Make net->momentum whole on every rank (the sharded optimizer keeps each
