@@ -100,7 +100,7 @@ const cfg_key cfg_keys[] = {
     KEY("optimizer", "lr", T_DOUBLE, lr, "0.05", GT(0), NULL, "learning rate"),
     KEY("optimizer", "momentum", T_DOUBLE, momentum, "0.9", GE_LT(0, 1), NULL, "momentum of SGD (0 = plain SGD)"),
     KEY("optimizer", "shard", T_BOOL, shard, "true", ANY, NULL,
-        "with several ranks, each updates 1/ranks of the parameters (reduce-scatter + allgather)"),
+        "with several ranks, each updates 1/ranks of the parameters (reduce-scatter, then allgather or, on one node, one shared copy)"),
     KEY("optimizer", "nesterov", T_BOOL, nesterov, "false", ANY, NULL, "Nesterov momentum"),
     KEY("optimizer", "weight_decay", T_DOUBLE, weight_decay, "0", GE(0), NULL, "L2 penalty: weight_decay * W is added to the gradient"),
     KEY("optimizer", "clip_norm", T_DOUBLE, clip_norm, "0", GE(0), NULL, "clip the global gradient norm to this (0 = off)"),

@@ -17,7 +17,7 @@
  * activations and the two backward buffers, [2] data shards (training and
  * test, with their staging rows), [3] the trainer's input/target batch,
  * [4] per-unit statistics, the sharded optimizer's receive buffer and the
- * other ranks' shared pages this rank reads. */
+ * other ranks' shared gradient pages this rank reads. */
 static double estimate(const gs_trainer *t, double parts[5])
 {
     const gs_net *net = t->net;
@@ -32,11 +32,13 @@ static double estimate(const gs_trainer *t, double parts[5])
     parts[3] = (double)t->max_local * (tr->dim + tr->y_dim) * sizeof(float);
     parts[4] = (double)net->n_units * sizeof(float) + (double)net->n_layers * 64 * sizeof(double) +
                (t->shard ? (double)GS_RING_PIECE * sizeof(float) : 0.0);
-    /* sharded through shared memory, a rank reads the other ranks' gradients
-     * over its range: pages its RSS counts, though the node holds them once
-     * (the node's one copy of the parameters is in parts[0]) */
+    /* sharded through shared memory, a rank reads the other ranks' gradients:
+     * over its own range in every reduce-scatter, and over theirs when a
+     * statistics step gathers the whole gradient. Pages its RSS counts,
+     * though the node holds them once (the node's one copy of the
+     * parameters is in parts[0]). */
     if (t->node_shared)
-        parts[4] += (double)(net->n_params - (t->shard_hi - t->shard_lo)) * sizeof(float);
+        parts[4] += 2.0 * (double)(net->n_params - (t->shard_hi - t->shard_lo)) * sizeof(float);
     return parts[0] + parts[1] + parts[2] + parts[3] + parts[4];
 }
 
