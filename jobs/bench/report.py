@@ -76,7 +76,10 @@ def config_order(label):
 def scaling(g, models):
     """Samples/s over ranks x 1 thread (sharded optimizer at > 1 rank), when
     more rank counts than 1 and 2 were run (CONFIGS in run.sh)."""
-    ranks = sorted({int(r["ranks"]) for r in g if r["threads"] == 1 and r["overlap"] in (-1.0, 2.0)})
+    def default_mode(r):  # 1 thread, one rank or the sharded optimizer
+        return r["threads"] == 1 and r["overlap"] in (-1.0, DEFAULT_2X1)
+
+    ranks = sorted({int(r["ranks"]) for r in g if default_mode(r)})
     if len(ranks) <= 2:
         return
     print("\n### Scaling over ranks (1 BLAS thread each, same global batch, sharded optimizer)\n")
@@ -86,12 +89,12 @@ def scaling(g, models):
           "| floors allow | cpu |")
     print("|---|" + "---:|" * 10)
     for m in models:
-        one = next((r for r in g if r["model"] == m and r["ranks"] == 1 and r["threads"] == 1), None)
+        rows = {int(r["ranks"]): r for r in g if r["model"] == m and default_mode(r)}
+        one = rows.get(1)
         if not one:
             continue
         for p in ranks:
-            r = next((r for r in g if r["model"] == m and r["ranks"] == p and r["threads"] == 1
-                      and r["overlap"] in (-1.0, 2.0)), None)
+            r = rows.get(p)
             if not r:
                 continue
             sp = (r["batch"] / r["step"]) / (one["batch"] / one["step"])
