@@ -117,19 +117,6 @@ static void add_into(float *restrict a, const float *restrict b, size_t n)
         a[i] += b[i];
 }
 
-void dist_sum_ranks_float(float *out, float *const *in, int P, size_t n)
-{
-    enum { BLOCK = 1024 };
-    float acc[BLOCK];
-    for (size_t at = 0; at < n; at += BLOCK) {
-        const size_t m = n - at < BLOCK ? n - at : BLOCK;
-        memcpy(acc, in[0] + at, m * sizeof(float));
-        for (int q = 1; q < P; q++)
-            add_into(acc, in[q] + at, m);
-        memcpy(out + at, acc, m * sizeof(float));
-    }
-}
-
 static size_t piece_of(int count, size_t off)
 {
     if ((size_t)count <= off)

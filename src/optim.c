@@ -6,6 +6,7 @@
 #include "gradscope/common.h"
 
 #include <math.h>
+#include <string.h>
 
 double optim_lr(const gs_config *cfg, int64_t step, int64_t total_steps)
 {
@@ -80,6 +81,46 @@ void optim_grad_sq_range(const gs_net *net, size_t lo, size_t hi, const float *g
         w_sq[l] = sum_sq(g + (a - lo), b - a);
         overlap_of(ly->b_off, (size_t)ly->n_out, lo, hi, &a, &b);
         b_sq[l] = sum_sq(g + (a - lo), b - a);
+    }
+}
+
+/* out = in[0] + in[1] + ... + in[P-1] over n floats, added in rank order
+ * (out may be one of the in[q]), and the sum of squares of out: the sum is
+ * made block by block in L1, and its squares are taken there, so that the
+ * norms cost no pass over memory of their own. */
+static inline __attribute__((always_inline)) double sum_ranks_sq(float *out, float *const *in, size_t at, int P,
+                                                                size_t n)
+{
+    enum { BLOCK = 1024 };
+    float acc[BLOCK] __attribute__((aligned(64)));
+    double sq = 0.0;
+    for (size_t i = 0; i < n; i += BLOCK) {
+        const size_t m = n - i < BLOCK ? n - i : BLOCK;
+        const float *restrict x = in[0] + at + i;
+        for (size_t j = 0; j < m; j++)
+            acc[j] = x[j];
+        for (int q = 1; q < P; q++) {
+            const float *restrict y = in[q] + at + i;
+            for (size_t j = 0; j < m; j++)
+                acc[j] += y[j];
+        }
+        memcpy(out + i, acc, m * sizeof(float));
+        sq += sum_sq(acc, m);
+    }
+    return sq;
+}
+
+GS_SIMD_CLONES
+void optim_sum_ranks_sq_range(const gs_net *net, size_t lo, size_t hi, float *out, float *const *in, int P,
+                              double *w_sq, double *b_sq)
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        const gs_layer *ly = &net->layer[l];
+        size_t a, b;
+        overlap_of(ly->w_off, (size_t)ly->n_out * ly->n_in, lo, hi, &a, &b);
+        w_sq[l] = sum_ranks_sq(out + (a - lo), in, a - lo, P, b - a);
+        overlap_of(ly->b_off, (size_t)ly->n_out, lo, hi, &a, &b);
+        b_sq[l] = sum_ranks_sq(out + (a - lo), in, a - lo, P, b - a);
     }
 }
 

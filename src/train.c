@@ -284,6 +284,7 @@ int trainer_step(gs_trainer *t, int update)
     /* the gradient: every rank now holds the mean over the global batch, of
      * its range (sharded) or of everything */
     watchdog_phase("gradient allreduce", s->step);
+    const int scatter = P > 1 && !allreduce; /* (which takes the norms too) */
     if (P > 1) {
         if (overlap)
             rc = dist_waitall(t->n_reqs, t->reqs);
@@ -297,7 +298,7 @@ int trainer_step(gs_trainer *t, int update)
     const float *g = net->grads + t->shard_lo;
     t0 = gs_now();
     t->timer[GS_T_REDUCE] += t0 - t1;
-    if (P > 1) /* (one rank took them during backward) */
+    if (P > 1 && !scatter) /* (one rank took them during backward) */
         optim_grad_sq_range(net, t->shard_lo, t->shard_hi, g, t->w_sq, t->b_sq);
     t1 = gs_now();
     t->timer[GS_T_STATS] += t1 - t0;
@@ -413,11 +414,18 @@ int trainer_reduce_scatter(gs_trainer *t)
 {
     if (!t->shard)
         return 0;
-    if (!t->node_shared)
-        return dist_reduce_scatter_ring(&t->dist, t->net->grads, t->counts, t->displs, t->ring_scratch);
+    gs_net *net = t->net;
+    float *g = net->grads + t->shard_lo;
+    if (!t->node_shared) {
+        int rc = dist_reduce_scatter_ring(&t->dist, net->grads, t->counts, t->displs, t->ring_scratch);
+        if (!rc)
+            optim_grad_sq_range(net, t->shard_lo, t->shard_hi, g, t->w_sq, t->b_sq);
+        return rc;
+    }
     int rc = dist_shared_barrier(&t->dist, &t->shm); /* every rank's gradient is written */
-    if (!rc)
-        dist_sum_ranks_float(t->net->grads + t->shard_lo, t->grads_in_range, t->dist.size, t->shard_hi - t->shard_lo);
+    if (!rc) /* the sum and its norms in one pass */
+        optim_sum_ranks_sq_range(net, t->shard_lo, t->shard_hi, g, t->grads_in_range, t->dist.size, t->w_sq,
+                                 t->b_sq);
     return rc;
 }
 

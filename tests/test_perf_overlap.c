@@ -16,8 +16,12 @@
  *  - and so do the statistics records (every 2 steps): the weight norms,
  *    which every rank takes over the whole parameters before the update
  *    (through shared memory, of the one copy that the ranks then update
- *    in place), bit for bit where the weights are; every field within 1e-5
- *    normwise.
+ *    in place), bit for bit where the weights are; every other field of
+ *    every record within 1e-5 normwise;
+ *  - and so do each step's per-layer gradient sums of squares (which
+ *    clipping reads; sharded through shared memory they are taken in the
+ *    reduce-scatter's pass): within 1e-9 where the gradients are the same
+ *    bits, else within 1e-5.
  *
  * The fast path must not change the numbers (STYLE.md, principle 9). If it
  * does, the test says how: which buffer, how many values differ, the first
@@ -47,6 +51,7 @@ static const char *ini =
 typedef struct {
     float *params, *momentum;
     double loss[N_STEPS];
+    double grad_sq[N_STEPS][GS_MAX_LAYERS]; /* each step's w_sq + b_sq per layer (clipping reads them) */
     size_t n;
     float *rec;         /* the statistics records: (n_rec, GS_N_STATS, n_layers) */
     size_t n_rec_vals;
@@ -70,6 +75,8 @@ static int train(const gs_dist *d, int overlap, int shard, run_result *r)
     for (int i = 0; i < N_STEPS && !rc; i++) {
         rc = trainer_step(&t, 1);
         r->loss[i] = t.last_loss;
+        for (int l = 0; l < t.net->n_layers; l++)
+            r->grad_sq[i][l] = t.w_sq[l] + t.b_sq[l];
     }
     CHECK(rc == 0, "trainer_step: %s", gs_last_error());
     if (!rc) /* sharded, each rank's momentum is current only in its own range */
@@ -135,18 +142,31 @@ static void compare_runs(const gs_dist *d, const char *pair, const run_result *a
                       : memcmp(&a->loss[i], &b->loss[i], sizeof(double)) == 0,
               "rank %d of %d: %s: loss of step %d differs: %.17g vs %.17g", d->rank, d->size, pair, i, a->loss[i],
               b->loss[i]);
+    /* the gradient norms of every step (sharded: taken in the reduce-scatter's
+     * pass), which clipping and the progress line use: of the same gradient
+     * (tol == 0) the same up to the order of the sums */
+    const double sq_tol = tol > 0 ? tol : 1e-9;
+    for (int i = 0; i < N_STEPS; i++)
+        for (int l = 0; l < a->n_layers; l++)
+            CHECK(fabs(a->grad_sq[i][l] - b->grad_sq[i][l]) <= sq_tol * a->grad_sq[i][l],
+                  "rank %d of %d: %s: step %d, layer %d: gradient sum of squares %.17g vs %.17g", d->rank, d->size,
+                  pair, i, l, a->grad_sq[i][l], b->grad_sq[i][l]);
     CHECK(a->n_rec_vals == b->n_rec_vals, "statistics record sizes differ");
     if (a->n_rec_vals != b->n_rec_vals)
         return;
-    /* every field: the gradient norms are sums over the ranks' ranges when
-     * sharded, in another order than over the whole gradient */
-    compare(d, "statistics records", pair, a->rec, b->rec, a->n_rec_vals, 1e-5);
-    /* a record is field-major: its weight norms are one run of n_layers */
+    /* record by record, field by field (a record is field-major: each field
+     * is one run of n_layers), so that a wrong field stands out beside the
+     * large ones: within 1e-5, since the gradient norms are sums over the
+     * ranks' ranges when sharded, in another order than over the whole
+     * gradient; the weight norms (of the same weights) within tol */
     const size_t L = (size_t)a->n_layers, n_rec = a->n_rec_vals / (GS_N_STATS * L);
-    for (size_t r = 0; r < n_rec; r++) {
-        const size_t at = (r * GS_N_STATS + GS_ST_WEIGHT_NORM) * L;
-        compare(d, "weight norms of a statistics record", pair, a->rec + at, b->rec + at, L, tol);
-    }
+    for (size_t r = 0; r < n_rec; r++)
+        for (int f = 0; f < GS_N_STATS; f++) {
+            char what[64];
+            snprintf(what, sizeof what, "statistics record %zu, field %d", r, f);
+            const size_t at = (r * GS_N_STATS + (size_t)f) * L;
+            compare(d, what, pair, a->rec + at, b->rec + at, L, f == GS_ST_WEIGHT_NORM ? tol : 1e-5);
+        }
 }
 
 /* usage: test_perf_overlap ["LAYERS"]  (e.g. "784, 2048, 2048, 10") */

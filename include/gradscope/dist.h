@@ -58,10 +58,6 @@ void dist_shared_free(gs_shared *sh);
  * this (a memory barrier around MPI_Barrier). */
 int dist_shared_barrier(const gs_dist *d, gs_shared *sh);
 
-/* out[i] = in[0][i] + in[1][i] + ... + in[P-1][i], added in rank order
- * (out may be one of the in[q]). */
-void dist_sum_ranks_float(float *out, float *const *in, int P, size_t n);
-
 int dist_test(MPI_Request *req, int *done);
 int dist_waitall(int n, MPI_Request *reqs);
 
