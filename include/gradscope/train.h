@@ -95,12 +95,12 @@ int trainer_step(gs_trainer *t, int update);
 
 /* The sharded optimizer's two collectives (any rank count; at one rank or
  * without sharding they do nothing). reduce-scatter: net->grads over this
- * rank's range becomes the sum over ranks, and w_sq / b_sq each layer's
- * sums of squares over that range (through shared memory, taken in the
- * same pass); the rest of net->grads is scratch. allgather: every rank's range of net->params (or, with `grads`,
- * of the reduced net->grads) to every rank; through shared memory the
- * parameters are one copy, and their allgather is only a barrier.
- * Collective. */
+ * rank's range becomes the sum over ranks, and t->w_sq / t->b_sq each
+ * layer's sums of squares over that range (through shared memory, taken in
+ * the same pass); the rest of net->grads is scratch. allgather: every
+ * rank's range of net->params (or, with `grads`, of the reduced net->grads)
+ * to every rank; through shared memory the parameters are one copy, and
+ * their allgather is only a barrier. Collective. */
 int trainer_reduce_scatter(gs_trainer *t);
 int trainer_allgather(gs_trainer *t, int grads);
 
