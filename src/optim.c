@@ -84,10 +84,10 @@ void optim_grad_sq_range(const gs_net *net, size_t lo, size_t hi, const float *g
     }
 }
 
-/* out = in[0] + in[1] + ... + in[P-1] over n floats, added in rank order
- * (out may be one of the in[q]), and the sum of squares of out: the sum is
- * made block by block in L1, and its squares are taken there, so that the
- * norms cost no pass over memory of their own. */
+/* out[i] = in[0][at + i] + ... + in[P-1][at + i] for i in [0, n), added in
+ * rank order (out may be in[q] + at), and the sum of squares of out: the
+ * sum is made block by block in L1, and its squares are taken there, so
+ * that the norms cost no pass over memory of their own. */
 static inline __attribute__((always_inline)) double sum_ranks_sq(float *out, float *const *in, size_t at, int P,
                                                                 size_t n)
 {
@@ -96,9 +96,11 @@ static inline __attribute__((always_inline)) double sum_ranks_sq(float *out, flo
     double sq = 0.0;
     for (size_t i = 0; i < n; i += BLOCK) {
         const size_t m = n - i < BLOCK ? n - i : BLOCK;
-        const float *restrict x = in[0] + at + i;
-        for (size_t j = 0; j < m; j++)
-            acc[j] = x[j];
+        { /* (a block of its own: out, written below, may be in[0]) */
+            const float *restrict x = in[0] + at + i;
+            for (size_t j = 0; j < m; j++)
+                acc[j] = x[j];
+        }
         for (int q = 1; q < P; q++) {
             const float *restrict y = in[q] + at + i;
             for (size_t j = 0; j < m; j++)

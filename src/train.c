@@ -26,7 +26,8 @@ static int n_scalars(const gs_trainer *t)
 }
 
 /* The sharded optimizer's ranges: consecutive, in rank order, cut at
- * multiples of 16 floats so that each starts on a cache line. */
+ * multiples of 16 floats (so that each starts on a cache line of a
+ * 64-byte-aligned buffer). */
 static int shard_create(gs_trainer *t)
 {
     const int P = t->dist.size;
@@ -298,7 +299,7 @@ int trainer_step(gs_trainer *t, int update)
     const float *g = net->grads + t->shard_lo;
     t0 = gs_now();
     t->timer[GS_T_REDUCE] += t0 - t1;
-    if (P > 1 && !scatter) /* (one rank took them during backward) */
+    if (P > 1 && !scatter) /* (one rank took them during backward, a reduce-scatter in its pass) */
         optim_grad_sq_range(net, t->shard_lo, t->shard_hi, g, t->w_sq, t->b_sq);
     t1 = gs_now();
     t->timer[GS_T_STATS] += t1 - t0;

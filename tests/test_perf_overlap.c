@@ -9,10 +9,11 @@
  *  - the sharded optimizer (reduce-scatter, update of 1/P of the
  *    parameters, allgather), through shared memory and through the ring of
  *    messages (GRADSCOPE_SHARED_MEMORY=0), gives the same weights, momentum
- *    and losses as the replicated one: bit-identical at 1 and 2 ranks (a sum
- *    of two terms does not depend on its order), and within 1e-5 normwise
- *    at more, where the ranks' terms may be added in another order than
- *    MPI_Allreduce's;
+ *    and losses as the replicated one: bit-identical at 2 ranks (a sum of
+ *    two terms does not depend on its order), and within 1e-5 normwise at
+ *    more, where the ranks' terms may be added in another order than
+ *    MPI_Allreduce's (at 1 rank there is nothing to shard: the runs are
+ *    replicated, and the test checks that they say so);
  *  - and so do the statistics records (every 2 steps): the weight norms,
  *    which every rank takes over the whole parameters before the update
  *    (through shared memory, of the one copy that the ranks then update
@@ -194,6 +195,10 @@ int main(int argc, char **argv)
         compare_runs(&d, "sharded over messages: overlap off and on", &ring, &ring_on, 0.0);
         /* and the steps did something: guard against comparing two untouched copies */
         CHECK(off.loss[N_STEPS - 1] != off.loss[0], "the loss did not change over %d steps", N_STEPS);
+        for (int i = 0; i < N_STEPS; i++)
+            for (int l = 0; l < off.n_layers; l++)
+                CHECK(off.grad_sq[i][l] > 0 && isfinite(off.grad_sq[i][l]),
+                      "step %d, layer %d: gradient sum of squares %g, expected > 0", i, l, off.grad_sq[i][l]);
     }
     run_result *all[] = { &off, &on, &sh, &ring, &ring_on };
     for (int i = 0; i < 5; i++)

@@ -44,7 +44,7 @@ typedef struct {
 
     int max_local;            /* rows of the largest local batch: ceil(batch / ranks) */
     float *X, *Y;             /* (max_local, D), (max_local, y_dim) */
-    double *scalars;          /* GS_N_SCALARS + n_layers * GS_ACT_NSUMS (stats steps) */
+    double *scalars;          /* GS_N_SCALARS + 2 n_layers (sharded norms) + n_layers GS_ACT_NSUMS (stats) */
     double *w_sq, *b_sq, *upd_sq, *wn_sq; /* (n_layers) each */
     float *st;                /* (n_layers, GS_N_STATS) */
     int *verdict, *prev_verdict; /* (n_layers) */
@@ -96,8 +96,9 @@ int trainer_step(gs_trainer *t, int update);
 /* The sharded optimizer's two collectives (any rank count; at one rank or
  * without sharding they do nothing). reduce-scatter: net->grads over this
  * rank's range becomes the sum over ranks, and t->w_sq / t->b_sq each
- * layer's sums of squares over that range (through shared memory, taken in
- * the same pass); the rest of net->grads is scratch. allgather: every
+ * layer's sums of squares over that range (through shared memory in the
+ * same pass, over messages in a pass right after the ring); the rest of
+ * net->grads is scratch. allgather: every
  * rank's range of net->params (or, with `grads`, of the reduced net->grads)
  * to every rank; through shared memory the parameters are one copy, and
  * their allgather is only a barrier. Collective. */

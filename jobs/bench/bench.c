@@ -10,8 +10,9 @@
  *           the sharded optimizer and with the replicated one, overlap off
  *           and on;
  *   floor   bound + the optimizer alone (norms and update of the rank's
- *           range, memory-bound) + the gradient communication alone: the
- *           step if nothing overlapped and nothing else cost anything;
+ *           range, memory-bound; sharded, the norms are part of the
+ *           reduce-scatter) + the gradient communication alone: the step if
+ *           nothing overlapped and nothing else cost anything;
  *   memory  peak RSS (VmHWM, reset before each model) against the estimate
  *           from the net's table and the data shard.
  * Rank 0 prints one table; --tsv FILE also writes it machine-readable for

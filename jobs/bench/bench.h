@@ -33,8 +33,10 @@ typedef struct {
     double cpu_share;             /* CPU time / (wall x threads) over the timed steps, lowest rank: < ~0.9
                                      means the rank was preempted (another process) or its threads idled */
     double reduce_alone;          /* s: the mode's gradient communication alone (> 1 rank): allreduce, or
-                                     reduce-scatter + allgather when sharded */
-    double opt_alone;             /* s: the optimizer alone: gradient norms + update of this rank's range */
+                                     reduce-scatter (with the norms of the rank's range) + allgather when
+                                     sharded */
+    double opt_alone;             /* s: the optimizer alone: gradient norms (not sharded: there they come
+                                     with the reduce-scatter) + update of this rank's range */
     double rss_base, rss_peak;    /* bytes: VmRSS before trainer_create, VmHWM after the steps (max over ranks) */
     double rss_est;               /* bytes: the estimate (rank with the largest) */
     double rss_est_parts[5];      /* params+grads+momentum, activations, data, staging, other */

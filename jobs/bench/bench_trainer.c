@@ -101,8 +101,9 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
     r->rss_peak = bench_proc_status("VmHWM");
     r->rss_est = estimate(&t, r->rss_est_parts);
 
-    /* the gradient's communication alone (what overlap could hide): the
-     * blocking allreduce, or (sharded) the reduce-scatter and the allgather */
+    /* the gradient's communication alone: the blocking allreduce (what
+     * overlap could hide), or (sharded) the reduce-scatter, which takes the
+     * norms of the rank's range, and the allgather */
     r->reduce_alone = 0.0;
     if (d->size > 1) {
         double ra[5];
