@@ -87,35 +87,33 @@ run_bench() { # LABEL NP THREADS
   fi
 }
 standard() { case $1 in 1x1 | 1x2 | 2x1) return 0 ;; esac; return 1; }
+run_torch() { # LABEL PROCS THREADS
+  quiet "torch $1"
+  echo "== torch $1"
+  OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$KERNEL} OPENBLAS_NUM_THREADS=$3 OMP_NUM_THREADS=$3 \
+    timeout 600 "$PY" jobs/bench/torch_mlp.py --models "$MODELS" --procs "$2" --threads "$3" \
+    --steps "$STEPS" --warmup "$WARMUP" --tsv "$OUT/torch.tsv" --label "$1"
+}
+if [ "$TORCH" = 0 ]; then
+  echo "== torch: skipped (TORCH=0)"
+elif ! "$PY" -c 'import torch' 2>/dev/null; then
+  echo "== torch: $PY cannot import torch (apt-get install python3-torch); skipped"
+  TORCH=0
+fi
+# Each configuration's gradscope run and PyTorch run follow each other, so
+# that a ratio compares runs made minutes apart at most: the speed of a
+# shared host drifts over the minutes a whole benchmark takes.
 for rep in $(seq "$REPEAT"); do
   for c in $CONFIGS; do
     # the replicated modes are reference points, measured at 2 ranks
     if standard "$c"; then
       run_bench "$c" "${c%x*}" "${c#*x}" "$@"
+      if [ "$TORCH" != 0 ]; then run_torch "$c" "${c%x*}" "${c#*x}"; fi
     else
       run_bench "$c" "${c%x*}" "${c#*x}" --shard on "$@"
     fi
   done
 done
-
-if [ "$TORCH" = 0 ]; then
-  echo "== torch: skipped (TORCH=0)"
-elif "$PY" -c 'import torch' 2>/dev/null; then
-  run_torch() { # LABEL PROCS THREADS
-    quiet "torch $1"
-    echo "== torch $1"
-    OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$KERNEL} OPENBLAS_NUM_THREADS=$3 OMP_NUM_THREADS=$3 \
-      timeout 600 "$PY" jobs/bench/torch_mlp.py --models "$MODELS" --procs "$2" --threads "$3" \
-      --steps "$STEPS" --warmup "$WARMUP" --tsv "$OUT/torch.tsv" --label "$1"
-  }
-  for rep in $(seq "$REPEAT"); do
-    for c in $CONFIGS; do
-      if standard "$c"; then run_torch "$c" "${c%x*}" "${c#*x}"; fi
-    done
-  done
-else
-  echo "== torch: $PY cannot import torch (apt-get install python3-torch); skipped"
-fi
 
 "$PY" jobs/bench/report.py "$OUT" | tee "$OUT/report.md"
 echo "results in $OUT"
