@@ -78,9 +78,12 @@ mv "$WORK/gone" "$WORK/gone.deleted" && rm -rf "$WORK/gone.deleted"
 start=$(date +%s%N)
 wait "$job"; rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$ms" -lt 10000 ] && grep -qE "checkpoint: .*$WORK/gone( |/)" "$WORK/gone.log" \
+# the message names the directory: "D has disappeared", or the failed
+# write's "D/file: ...", or (the delete landing between the directory's
+# check and the write) "checkpoint directory D: No such file or directory"
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$ms" -lt 10000 ] && grep -qE "checkpoint: .*$WORK/gone( |/|:)" "$WORK/gone.log" \
   && pass "deleted run directory: exit $rc in $ms ms: $(grep -m1 "checkpoint: " "$WORK/gone.log")" \
-  || fail "deleted run directory: exit $rc after $ms ms: $(tail -3 "$WORK/gone.log")"
+  || fail "deleted run directory: exit $rc after $ms ms: $(grep -m3 "gradscope" "$WORK/gone.log"; tail -3 "$WORK/gone.log")"
 [ -e "$WORK/gone" ] && fail "the deleted run directory was recreated"
 ranks_of "$WORK/f.ini" > /dev/null && { fail "processes left after the deleted directory"; pkill -9 -f "^$GS train $WORK/f.ini"; }
 finish
