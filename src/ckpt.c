@@ -407,8 +407,19 @@ static int fsync_path(const char *path, int is_dir)
     return 0;
 }
 
+/* The run directory exists (never created here: see ckpt_make_dir). */
+static int check_dir(const char *dir)
+{
+    struct stat sb;
+    errno = 0;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return gs_error(GS_ERR_RUNTIME, "ckpt: checkpoint directory %s: %s", dir,
+                        errno ? strerror(errno) : "not a directory");
+    return 0;
+}
+
 /* mkdir -p */
-static int make_dir(const char *dir)
+int ckpt_make_dir(const char *dir)
 {
     char p[GS_PATH_MAX];
     if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
@@ -425,12 +436,7 @@ static int make_dir(const char *dir)
                 break;
         }
     }
-    struct stat sb;
-    errno = 0;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return gs_error(GS_ERR_RUNTIME, "ckpt: checkpoint directory %s: %s", dir,
-                        errno ? strerror(errno) : "not a directory");
-    return 0;
+    return check_dir(dir);
 }
 
 /* DIR/latest <- name, by the same write-fsync-rename-fsync protocol. */
@@ -527,7 +533,7 @@ int ckpt_write(const char *dir, const char *tag, const gs_config *cfg, const gs_
                                 (long long)state->step, which[k], i, (double)bufs[k][i]);
         }
     }
-    int rc = make_dir(dir);
+    int rc = check_dir(dir);
     if (rc)
         return rc;
 

@@ -125,7 +125,11 @@ static int write_checkpoint(gs_trainer *t, const char *tag, char *path, size_t p
         if (dir_made && stat(t->cfg.dir, &sb) != 0)
             rc = gs_error(GS_ERR_RUNTIME, "run directory %s has disappeared since the last checkpoint (%s); "
                           "not recreating it", t->cfg.dir, strerror(errno));
-        else
+        else if (!dir_made)
+            rc = ckpt_make_dir(t->cfg.dir);
+        /* (ckpt_write never creates the directory: deleted after the check
+         * above, it fails rather than writing into a new one) */
+        if (!rc)
             rc = ckpt_write(t->cfg.dir, tag, &t->cfg, t->net, &t->hist, &t->state, t->cfg.keep, path, path_size);
         dir_made |= rc == 0;
         if (rc)

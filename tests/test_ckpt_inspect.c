@@ -48,7 +48,7 @@ static void make_fixture(const char *d, char *path, size_t n)
         hist_push_stats(&h, 10 * r, st, v);
     }
     gs_train_state s = {.step = 120, .epoch = 3, .batch_in_epoch = 0, .n_ranks = 2, .seed = 42};
-    if (ckpt_write(d, NULL, &cfg, net, &h, &s, 2, path, n)) {
+    if (ckpt_make_dir(d) || ckpt_write(d, NULL, &cfg, net, &h, &s, 2, path, n)) {
         fprintf(stderr, "FAIL ckpt_write: %s\n", gs_last_error());
         exit(1);
     }

@@ -218,7 +218,9 @@ int main(void)
     h.loss[3] = 1e-38f;   /* a denormal */
     gs_train_state s = {.step = 1234, .epoch = 7, .batch_in_epoch = 11, .n_ranks = 4, .seed = cfg.seed};
 
-    int rc = ckpt_write(sub, NULL, &cfg, net, &h, &s, 3, path, sizeof path);
+    int rc = ckpt_make_dir(sub);
+    CHECK(rc == 0, "ckpt_make_dir: %s", gs_last_error());
+    rc = ckpt_write(sub, NULL, &cfg, net, &h, &s, 3, path, sizeof path);
     CHECK(rc == 0, "ckpt_write: %s", gs_last_error());
     char want_path[512];
     snprintf(want_path, sizeof want_path, "%s/ckpt_00001234.h5", sub);

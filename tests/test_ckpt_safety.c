@@ -27,8 +27,8 @@ static gs_history hist;
 static int write_at(const char *d, int64_t step, const char *tag, int keep)
 {
     gs_train_state s = {.step = step, .epoch = step / 10, .batch_in_epoch = step % 10, .n_ranks = 2, .seed = 7};
-    int rc = ckpt_write(d, tag, &cfg, net, &hist, &s, keep, NULL, 0);
-    return rc;
+    int rc = ckpt_make_dir(d);
+    return rc ? rc : ckpt_write(d, tag, &cfg, net, &hist, &s, keep, NULL, 0);
 }
 
 static int exists(const char *d, const char *name)
@@ -267,6 +267,25 @@ static void test_nonfinite(void)
     CHECK(write_at(d, 11, "bad/tag", 2) == GS_ERR_USAGE, "a tag with '/' is refused");
 }
 
+/* ckpt_write never creates the run directory: one deleted mid-run is an
+ * error that names it, and stays deleted (ckpt_make_dir creates it, once,
+ * before a run's first checkpoint) */
+static void test_missing_dir(void)
+{
+    char d[600];
+    snprintf(d, sizeof d, "%s/vanished", dir);
+    CHECK(write_at(d, 1, NULL, 3) == 0, "first write: %s", gs_last_error());
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    CHECK(system(cmd) == 0, "%s", cmd);
+    gs_train_state s = {.step = 2, .n_ranks = 1, .seed = 7};
+    int rc = ckpt_write(d, NULL, &cfg, net, &hist, &s, 3, NULL, 0);
+    CHECK(rc != 0 && strstr(gs_last_error(), d) && strstr(gs_last_error(), "No such file"),
+          "write into a deleted directory: rc %d, '%s'", rc, gs_last_error());
+    struct stat sb;
+    CHECK(stat(d, &sb) != 0, "the deleted directory %s was recreated", d);
+}
+
 static void test_keep(void)
 {
     char d[600];
@@ -329,7 +348,7 @@ int main(int argc, char **argv)
     tc_fill(net, 0.5f);
     tc_hist(&hist, net->n_layers, 50, 2, 4);
     tc_tmpdir(dir, sizeof dir, "safety");
-    void (*parts[])(void) = {test_crash, test_corrupt, test_nonfinite, test_keep, test_io_failure};
+    void (*parts[])(void) = {test_crash, test_corrupt, test_nonfinite, test_keep, test_io_failure, test_missing_dir};
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
         if (argc > 1 && !strchr(argv[1], (int)('0' + i)))
             continue; /* one part only, for debugging */

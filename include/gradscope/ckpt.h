@@ -26,8 +26,12 @@ typedef struct {
     uint64_t seed;
 } gs_train_state;
 
+/* mkdir -p `dir`: before a run's first checkpoint. */
+int ckpt_make_dir(const char *dir);
+
 /* Write `dir`/ckpt_<step 8 digits>.h5 atomically, point `dir`/latest at it
- * and remove all but the newest `keep` checkpoints. `tag` (may be NULL)
+ * and remove all but the newest `keep` checkpoints. `dir` must exist: a
+ * run directory deleted mid-run is an error, never silently recreated. `tag` (may be NULL)
  * replaces "ckpt" in the name (e.g. "nonfinite" for an incident record that
  * must not become the resume point: then `latest` is left alone).
  * The path written is copied to out_path (may be NULL). */

@@ -109,7 +109,7 @@ static void ckpt_seeds(const char *dir)
     if (hist_init(&h, net->n_layers))
         die("hist_init");
     gs_train_state s = {.step = 0, .epoch = 0, .batch_in_epoch = 0, .n_ranks = 1, .seed = cfg.seed};
-    if (ckpt_write(dir, NULL, &cfg, net, &h, &s, 5, NULL, 0))
+    if (ckpt_make_dir(dir) || ckpt_write(dir, NULL, &cfg, net, &h, &s, 5, NULL, 0))
         die("ckpt_write (empty history)");
     float st[2 * GS_N_STATS];
     int v[2] = {0, 0};
