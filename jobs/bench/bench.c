@@ -9,6 +9,10 @@
  *           the per-phase medians from the trainer's timers; at > 1 rank with
  *           the sharded optimizer and with the replicated one, overlap off
  *           and on;
+ *   in-step the same GEMMs inside the step: the time the step spends in
+ *           gs_sgemm (every call wrapped at link time), median over steps;
+ *           what the GEMMs cost where the step runs them, operands coming
+ *           from memory rather than from the cache a repeated call leaves;
  *   floor   bound + the optimizer alone (norms and update of the rank's
  *           range, memory-bound; sharded, the norms are part of the
  *           reduce-scatter) + the gradient communication alone: the step if
@@ -138,9 +142,11 @@ static void print_header(const bench_opts *o, const gs_dist *d)
            o->steps, o->warmup);
     printf("mode: - one rank, shard = sharded optimizer, off / on = replicated, overlap off / on; "
            "floor = bound + optimizer alone + communication alone\n");
-    printf("%-6s %3s %-5s %8s %7s %7s %7s %7s %7s %7s %9s %7s %8s %6s %8s %6s %8s %8s %8s %5s %4s\n", "model", "PxT",
-           "mode", "step ms", "data", "fwd", "bwd", "reduce", "stats", "update", "samples/s", "GFLOP/s", "bound ms",
-           "ratio", "floor ms", "ratio", "statstep", "RSS MiB", "est MiB", "ratio", "cpu");
+    printf("in-step = the step's time in gs_sgemm, and its ratio to bound\n");
+    printf("%-6s %3s %-5s %8s %7s %7s %7s %7s %7s %7s %9s %7s %8s %6s %8s %6s %8s %6s %8s %8s %8s %5s %4s\n", "model",
+           "PxT", "mode", "step ms", "data", "fwd", "bwd", "reduce", "stats", "update", "samples/s", "GFLOP/s",
+           "bound ms", "ratio", "floor ms", "ratio", "in-step", "ratio", "statstep", "RSS MiB", "est MiB", "ratio",
+           "cpu");
 }
 
 static const char *mode_name(const bench_result *r, const gs_dist *d)
@@ -152,13 +158,14 @@ static const char *mode_name(const bench_result *r, const gs_dist *d)
 static void print_row(const bench_result *r, const bench_opts *o, const gs_dist *d)
 {
     const double floor = r->bound > 0 ? r->bound + r->opt_alone + r->reduce_alone : 0.0;
-    printf("%-6s %dx%d %-5s %8.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %9.0f %7.1f %8.2f %6.2f %8.2f %6.2f %8.2f %8.1f "
-           "%8.1f %5.2f %4.2f\n",
+    printf("%-6s %dx%d %-5s %8.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %9.0f %7.1f %8.2f %6.2f %8.2f %6.2f %8.2f %6.2f "
+           "%8.2f %8.1f %8.1f %5.2f %4.2f\n",
            r->name, d->size, o->threads, mode_name(r, d), 1e3 * r->step, 1e3 * r->phase[GS_T_DATA],
            1e3 * r->phase[GS_T_FORWARD], 1e3 * r->phase[GS_T_BACKWARD], 1e3 * r->phase[GS_T_REDUCE],
            1e3 * r->phase[GS_T_STATS], 1e3 * r->phase[GS_T_UPDATE], (double)r->batch / r->step,
            r->flops / r->step * 1e-9, 1e3 * r->bound, r->bound > 0 ? r->step / r->bound : 0.0, 1e3 * floor,
-           floor > 0 ? r->step / floor : 0.0, 1e3 * r->stats_step, r->rss_peak / 1048576.0, r->rss_est / 1048576.0,
+           floor > 0 ? r->step / floor : 0.0, 1e3 * r->gemm_in_step, r->bound > 0 ? r->gemm_in_step / r->bound : 0.0,
+           1e3 * r->stats_step, r->rss_peak / 1048576.0, r->rss_est / 1048576.0,
            r->rss_est > 0 ? r->rss_peak / r->rss_est : 0.0, r->cpu_share);
 }
 
@@ -174,11 +181,12 @@ static void write_tsv(const bench_result *r, const bench_opts *o, const gs_dist 
     if (!label[0])
         snprintf(label, sizeof label, "%dx%d", d->size, o->threads);
     fprintf(f, "%s\t%s\t%d\t%d\t%d\t%lld\t%zu\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t%.6e\t"
-               "%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.6e\t%s\n",
+               "%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.6e\t%.6e\t%s\n",
             label, r->name, d->size, o->threads, d->size > 1 ? r->overlap : -1, (long long)r->batch, r->n_params,
             r->step, r->phase[GS_T_DATA], r->phase[GS_T_FORWARD], r->phase[GS_T_BACKWARD], r->phase[GS_T_REDUCE],
             r->phase[GS_T_STATS], r->phase[GS_T_UPDATE], r->flops, r->bound, r->stats_step, r->reduce_alone,
-            r->rss_peak, r->rss_base, r->rss_est, r->rss_est_parts[0], r->cpu_share, r->opt_alone, gs_blas_corename());
+            r->rss_peak, r->rss_base, r->rss_est, r->rss_est_parts[0], r->cpu_share, r->opt_alone,
+            r->gemm_in_step, gs_blas_corename());
     fclose(f);
 }
 

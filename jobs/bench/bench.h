@@ -29,6 +29,8 @@ typedef struct {
     double phase[GS_N_TIMERS];    /* s: median per phase, mean over ranks */
     double flops;                 /* GEMM flops of one global step */
     double bound;                 /* s: the step's GEMMs alone (slowest rank), or 0 */
+    double gemm_in_step;          /* s: the same GEMMs inside the step: median over steps of the slowest
+                                     rank's time in gs_sgemm during trainer_step */
     double stats_step;            /* s: a statistics step (trainer_step(t, 0): no update) */
     double cpu_share;             /* CPU time / (wall x threads) over the timed steps, lowest rank: < ~0.9
                                      means the rank was preempted (another process) or its threads idled */
@@ -59,5 +61,10 @@ double bench_proc_status(const char *field);
 void bench_reset_peak(void);
 
 double bench_median(double *x, int n); /* sorts x */
+
+/* Seconds spent in gs_sgemm by this process so far: the link wraps every
+ * call (-Wl,--wrap=gs_sgemm), the library's included. The bound calls the
+ * real gs_sgemm directly, unwrapped. */
+double bench_gemm_clock(void);
 
 #endif

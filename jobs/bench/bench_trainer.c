@@ -75,16 +75,18 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
     const int n = o->steps;
     double *step = calloc((size_t)n, sizeof(double));
     double *phase = calloc((size_t)n * GS_N_TIMERS, sizeof(double)); /* (GS_N_TIMERS, n) */
-    rc = dist_agree(d, step && phase ? 0 : GS_ERR_RUNTIME);
+    double *gemm = calloc((size_t)n, sizeof(double));
+    rc = dist_agree(d, step && phase && gemm ? 0 : GS_ERR_RUNTIME);
     for (int i = 0; !rc && i < o->warmup; i++)
         rc = step_checked(&t, 1);
     const double cpu0 = cpu_seconds(), wall0 = gs_now();
     for (int i = 0; !rc && i < n; i++) {
         double before[GS_N_TIMERS];
         memcpy(before, t.timer, sizeof before);
-        double t0 = gs_now();
+        double g0 = bench_gemm_clock(), t0 = gs_now();
         rc = step_checked(&t, 1);
         step[i] = gs_now() - t0;
+        gemm[i] = bench_gemm_clock() - g0;
         for (int p = 0; p < GS_N_TIMERS; p++)
             phase[(size_t)p * n + i] = t.timer[p] - before[p];
     }
@@ -140,6 +142,8 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
     /* the step is as slow as its slowest rank */
     MPI_Allreduce(MPI_IN_PLACE, step, n, MPI_DOUBLE, MPI_MAX, d->comm);
     r->step = bench_median(step, n);
+    MPI_Allreduce(MPI_IN_PLACE, gemm, n, MPI_DOUBLE, MPI_MAX, d->comm);
+    r->gemm_in_step = bench_median(gemm, n);
     for (int p = 0; p < GS_N_TIMERS; p++)
         r->phase[p] = bench_median(phase + (size_t)p * n, n) / d->size;
     MPI_Allreduce(MPI_IN_PLACE, r->phase, GS_N_TIMERS, MPI_DOUBLE, MPI_SUM, d->comm);
@@ -156,6 +160,7 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
     r->flops = bench_gemm_flops(cfg, cfg->batch_size);
     free(step);
     free(phase);
+    free(gemm);
     trainer_free(&t);
     return 0;
 }
