@@ -70,7 +70,8 @@ static void usage(FILE *f)
 
 /* Test-only fault injection: GRADSCOPE_TEST_FAULT="RANK:STEP:KIND", KIND =
  * exit (the process dies without a word), error (an error agreed in the
- * step's reduction) or hang (stops answering: the watchdog's case). */
+ * step's reduction), hang (stops answering: the watchdog's case) or signal
+ * (SIGUSR1 as the step starts). */
 static void maybe_fault(gs_trainer *t)
 {
     const char *f = getenv("GRADSCOPE_TEST_FAULT");
@@ -85,6 +86,8 @@ static void maybe_fault(gs_trainer *t)
     } else if (!strcmp(kind, "error")) {
         gs_error(GS_ERR_RUNTIME, "test fault injected at step %lld", step);
         t->local_error = 1;
+    } else if (!strcmp(kind, "signal")) { /* as Slurm's warning signal would, arriving during this step */
+        raise(SIGUSR1);
     } else if (!strcmp(kind, "hang")) {
         fprintf(stderr, "gradscope: rank %d: test fault: hanging at step %lld\n", rank, step);
         for (;;)
@@ -315,7 +318,10 @@ static int run(gs_trainer *t, const char *resume_spec)
         int epoch_end = t->state.batch_in_epoch == 0;
         if (epoch_end && cfg->eval_every > 0 && t->state.epoch % cfg->eval_every == 0 && t->state.step < t->total_steps)
             evaluate(t);
-        int stop = t->scalars[GS_SC_STOP] > 0;
+        /* a stop asked for during the last step: the run is complete, and
+         * ends as a complete run does (final evaluation and checkpoint,
+         * exit 0) rather than asking to be requeued */
+        int stop = t->scalars[GS_SC_STOP] > 0 && t->state.step < t->total_steps;
         int due = (cfg->ckpt_every_steps > 0 && t->state.step % cfg->ckpt_every_steps == 0) || t->scalars[GS_SC_CKPT] > 0;
         if ((due || stop) && t->state.step < t->total_steps) {
             if ((rc = write_checkpoint(t, NULL, path, sizeof path)))

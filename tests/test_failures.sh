@@ -184,6 +184,18 @@ if [ "$rc" -eq 75 ] && grep -q "stopped by a signal at step" "$WORK/term.log" &&
    && [ "$ms" -lt 10000 ]; then pass "env-sigterm (75, $ms ms): $(grep 'stopped by a signal' "$WORK/term.log")"
 else fail "env-sigterm: exit $rc after $ms ms; $(tail -3 "$WORK/term.log")"; fi
 pgrep -f "$WORK/" > /dev/null && { fail "env-sigterm: processes left behind"; pkill -9 -f "$WORK/"; }
+# a stop signal during a step (GRADSCOPE_TEST_FAULT=R:S:signal raises SIGUSR1 on rank R as step S starts):
+# during step 5 of 6, checkpoint of step 5 and exit 75; during the last step, the run is complete and
+# ends as one (final checkpoint of step 6, exit 0), not with 75 and no checkpoint of that step
+signal_at() { # ID STEP STATUS PATTERN LATEST
+  cfg "$WORK/$1.ini" && sed -i "s|dir = $WORK/run|dir = $WORK/$1|" "$WORK/$1.ini"
+  GRADSCOPE_TEST_FAULT=0:$2:signal row "$1" "$3" "$4" -- gs_mpi 2 train "$WORK/$1.ini"
+  if [ "$(cat "$WORK/$1/latest" 2>/dev/null)" = "$5" ] && "$GS" inspect "$WORK/$1/$5" > /dev/null 2>&1; then
+    pass "$1: latest is $5 and valid"
+  else fail "$1: latest is '$(cat "$WORK/$1/latest" 2>/dev/null)', expected $5"; fi
+}
+signal_at env-signal-mid-run 4 75 "stopped by a signal at step 5" ckpt_00000005.h5
+signal_at env-signal-last-step 5 0 "done: 6 steps" ckpt_00000006.h5
 # more ranks than samples (synthetic; the file case is in test_cli_errors.sh)
 row env-ranks-vs-samples 3 "N = 3 samples for 4 ranks" -- gs_mpi 4 train "$WORK/t.ini" --set data.n_train=3 --set train.batch_size=4
 finish
