@@ -392,11 +392,19 @@ int cmd_train(int argc, char **argv)
     }
     install_signals();
     static gs_config cfg; /* large: keep it off the stack */
-    int rc = cfg_load(&cfg, config, n_sets, sets);
+    int local = cfg_load(&cfg, config, n_sets, sets);
     free(sets);
+    /* agreed: a file that some nodes cannot read fails there only, and the
+     * other ranks would wait for them in the first collective */
+    int rc = dist_agree(&d, local), rank0 = local;
     if (rc) {
-        if (d.rank == 0) /* every rank read the same file and found the same error */
+        dist_bcast(&d, &rank0, 1, MPI_INT, 0);
+        /* the same file, the same error on every rank: said once, by rank 0;
+         * a rank that failed alone says why */
+        if (d.rank == 0 && local)
             fprintf(stderr, "gradscope: config error: %s\n", gs_last_error());
+        else if (local && !rank0)
+            print_error(&d, "config error");
         dist_finalize();
         return rc;
     }

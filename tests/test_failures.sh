@@ -67,6 +67,11 @@ row cfg-too-big 2 "100000000.*needs [0-9.]+ GiB, more than this machine" -- \
   gs_mpi 2 train "$WORK/t.ini" --set "model.layers=784, 100000000, 10"
 row cfg-string-unwritable 2 "train.*no place to break the line" -- \
   "$GS" config "$WORK/t.ini" --set "data.train=/x/$(printf '#%.0s' $(seq 250))"
+# a config file that one node cannot read (rank 1 is given a path that does not exist, through
+# mpirun's MPMD form): every rank stops at once, and rank 1 says why (it used to leave rank 0
+# waiting for it in the first collective)
+row cfg-one-rank-unreadable 2 "rank 1: config error: .*$WORK/nowhere.ini" -- \
+  timeout -k 5 60 "$MPIEXEC" ${GS_MPI_FLAGS:-} -np 1 "$GS" train "$WORK/t.ini" : -np 1 "$GS" train "$WORK/nowhere.ini"
 
 # ---- data (the rest: test_cli_errors.sh) -----------------------------------
 "$PY" - "$WORK" <<'PYEOF'
