@@ -255,7 +255,7 @@ static int run(gs_trainer *t, const char *resume_spec)
     }
     if (t->total_steps == 0) { /* init audit: gradients and statistics of the initial weights */
         if ((rc = trainer_step(t, 0)) && rc != GS_ERR_NONFINITE)
-            return rc;
+            dist_abort(&t->dist, rc); /* as in training: the collective is broken */
         R0(t) print_verdict_changes(t);
         if ((rc = write_checkpoint(t, NULL, path, sizeof path)))
             return rc;
