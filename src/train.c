@@ -383,7 +383,9 @@ int trainer_step(gs_trainer *t, int update)
     }
 
     if (t->last_was_stats) {
-        stats_compute(net, &t->acc, t->upd_sq, t->wn_sq, t->st);
+        /* (a record forced by a non-finite step: its forward measured no
+         * activations, and acc still holds an earlier record's) */
+        stats_compute(net, stats_step ? &t->acc : NULL, t->upd_sq, t->wn_sq, t->st);
         memcpy(t->prev_verdict, t->verdict, (size_t)L * sizeof(int));
         stats_diagnose(net, cfg, t->st, t->verdict);
         if ((rc = hist_push_stats(&t->hist, s->step, t->st, t->verdict)))

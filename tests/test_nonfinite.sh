@@ -70,6 +70,14 @@ for k in ("grad_norm", "grad_absmax", "bias_grad_norm"):
     print(f"{k}: {fx.sum()} finite values, largest relative difference {d:.3g}")
     if d > 1e-4:
         sys.exit(1)
+# a record forced between the regular ones measured no activations: 0, not an earlier record's
+for f in (a, b):
+    forced = f["/history/stats/step"][()] % 4 != 0
+    for k in ("act_mean", "act_std", "saturated_fraction", "dead_fraction"):
+        v = f[f"/history/stats/{k}"][()]
+        if np.any(v[forced] != 0) or not np.any(v[~forced] != 0) and k == "act_std":
+            print(f"{k}: forced records {v[forced].tolist()}, regular {v[~forced].tolist()}"); sys.exit(1)
+print("forced records: activation fields 0; regular ones measured")
 PYEOF
 [ $? -eq 0 ] && pass "sharded and replicated record the same statistics on non-finite steps between records" \
   || fail "sharded statistics of non-finite steps differ from the replicated ones"
