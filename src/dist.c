@@ -104,7 +104,7 @@ int dist_allreduce_sum_double(const gs_dist *d, double *buf, size_t n)
 
 int dist_iallreduce_sum_float(const gs_dist *d, float *buf, size_t n, MPI_Request *req)
 {
-    if (n > (size_t)1 << 30)
+    if (n > GS_IALLREDUCE_MAX)
         return gs_error(GS_ERR_RUNTIME, "MPI_Iallreduce: bucket of %zu floats is too large", n);
     return mpi_check(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, d->comm, req),
                      "MPI_Iallreduce");

@@ -95,6 +95,14 @@ static int shared_buffers(gs_trainer *t)
     return 0;
 }
 
+/* Layer l's gradient (W then b, contiguous), and the number of buckets of
+ * at most t->bucket_max floats that overlap reduces it in. */
+static size_t layer_grad_size(const gs_layer *ly) { return (size_t)ly->n_out * ly->n_in + ly->n_out; }
+static int n_buckets(const gs_trainer *t, const gs_layer *ly)
+{
+    return (int)((layer_grad_size(ly) + t->bucket_max - 1) / t->bucket_max);
+}
+
 int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
 {
     memset(t, 0, sizeof *t);
@@ -139,7 +147,14 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
     t->w_sq = gs_calloc((size_t)L * 4, sizeof(double), "layer norms");
     t->st = gs_calloc((size_t)L * GS_N_STATS, sizeof(float), "layer statistics");
     t->verdict = gs_calloc((size_t)L * 2, sizeof(int), "verdicts");
-    t->reqs = gs_calloc((size_t)L, sizeof(MPI_Request), "requests");
+    /* (GRADSCOPE_TEST_BUCKET_FLOATS: a test's way to split layers of a few
+     * floats as a 2^30-float layer is split) */
+    const char *tb = getenv("GRADSCOPE_TEST_BUCKET_FLOATS");
+    t->bucket_max = tb && atol(tb) > 0 && (size_t)atol(tb) < GS_IALLREDUCE_MAX ? (size_t)atol(tb) : GS_IALLREDUCE_MAX;
+    int n_reqs = 0;
+    for (int l = 0; l < L; l++)
+        n_reqs += n_buckets(t, &net->layer[l]);
+    t->reqs = gs_calloc((size_t)n_reqs, sizeof(MPI_Request), "requests");
     rc = (t->X && t->Y && t->scalars && t->w_sq && t->st && t->verdict && t->reqs) ? 0 : GS_ERR_RUNTIME;
     /* MPI counts are int: a buffer of more than 2^31 parameters stays replicated */
     t->shard = cfg->shard && d->size > 1 && net->n_params <= (size_t)INT_MAX;
@@ -208,16 +223,19 @@ void trainer_free(gs_trainer *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Backward's per-layer hook: start reducing layer l's gradient (W then b,
- * contiguous) and give the earlier buckets a chance to progress. */
+/* Backward's per-layer hook: start reducing layer l's gradient and give the
+ * earlier buckets a chance to progress. */
 static void start_bucket(void *ctx, int l)
 {
     gs_trainer *t = ctx;
     const gs_layer *ly = &t->net->layer[l];
-    size_t n = (size_t)ly->n_out * ly->n_in + ly->n_out;
-    if (dist_iallreduce_sum_float(&t->dist, t->net->grads + ly->w_off, n, &t->reqs[t->n_reqs]))
-        dist_abort(&t->dist, GS_ERR_RUNTIME); /* a broken collective cannot be agreed on */
-    t->n_reqs++;
+    const size_t n = layer_grad_size(ly);
+    for (size_t at = 0; at < n; at += t->bucket_max) {
+        const size_t m = n - at < t->bucket_max ? n - at : t->bucket_max;
+        if (dist_iallreduce_sum_float(&t->dist, t->net->grads + ly->w_off + at, m, &t->reqs[t->n_reqs]))
+            dist_abort(&t->dist, GS_ERR_RUNTIME); /* a broken collective cannot be agreed on */
+        t->n_reqs++;
+    }
     for (int i = 0; i < t->n_reqs - 1; i++) {
         int done;
         dist_test(&t->reqs[i], &done);

@@ -19,6 +19,14 @@ endforeach()
 # is caught (3 of 3 runs without that barrier; at 2 ranks on an idle
 # machine, 0 of 7: the ranks leave the step's reduction together)
 gs_mpi_test(test_perf_overlap_np3_wide 3 $<TARGET_FILE:test_perf_overlap> "784, 2048, 2048, 10")
+# A layer's gradient in several buckets, as overlap splits a layer of more
+# than 2^30 floats (an MPI count is an int): the test lowers the limit to
+# 10000 floats, so the layers of the default net go in 1 to 20 pieces
+foreach(np 2 3)
+  gs_mpi_test(test_perf_overlap_np${np}_buckets ${np} $<TARGET_FILE:test_perf_overlap>)
+  set_tests_properties(test_perf_overlap_np${np}_buckets PROPERTIES
+    ENVIRONMENT "${GS_MPI_ENV};GRADSCOPE_TEST_BUCKET_FLOATS=10000")
+endforeach()
 
 gs_unit_test(test_perf_blas_kernel test_perf_blas_kernel.c perf)
 set_tests_properties(test_perf_blas_kernel PROPERTIES SKIP_RETURN_CODE 77)

@@ -24,7 +24,9 @@ int dist_bcast(const gs_dist *d, void *buf, size_t count, MPI_Datatype type, int
 int dist_allreduce_sum_float(const gs_dist *d, float *buf, size_t n);   /* in place */
 int dist_allreduce_sum_double(const gs_dist *d, double *buf, size_t n); /* in place */
 
-/* Non-blocking in-place SUM of floats (for overlapping with backward). */
+/* Non-blocking in-place SUM of floats (for overlapping with backward), of
+ * at most GS_IALLREDUCE_MAX floats (an MPI count is an int). */
+#define GS_IALLREDUCE_MAX ((size_t)1 << 30)
 int dist_iallreduce_sum_float(const gs_dist *d, float *buf, size_t n, MPI_Request *req);
 /* The optimizer's sharding: rank q owns counts[q] floats of the flat buffer
  * from displs[q] on (the ranges are consecutive, in rank order).

@@ -48,8 +48,9 @@ typedef struct {
     double *w_sq, *b_sq, *upd_sq, *wn_sq; /* (n_layers) each */
     float *st;                /* (n_layers, GS_N_STATS) */
     int *verdict, *prev_verdict; /* (n_layers) */
-    MPI_Request *reqs;        /* (n_layers): one bucket per layer when overlapping */
+    MPI_Request *reqs;        /* one per bucket when overlapping: a layer's gradient in buckets */
     int n_reqs;
+    size_t bucket_max;        /* floats per bucket at most: GS_IALLREDUCE_MAX (a test can lower it) */
 
     /* The sharded optimizer ([optimizer] shard, > 1 rank): the gradient is
      * reduce-scattered in place, this rank updates the parameters
