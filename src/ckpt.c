@@ -527,7 +527,7 @@ int ckpt_write(const char *dir, const char *tag, const gs_config *cfg, const gs_
         for (int k = 0; k < 2; k++) {
             long long i = first_nonfinite(bufs[k], net->n_params);
             if (i >= 0)
-                return gs_error(GS_ERR_CKPT,
+                return gs_error(GS_ERR_NONFINITE,
                                 "ckpt: refusing to write a checkpoint at step %lld: %s[%lld] is %g "
                                 "(the previous checkpoint is kept)",
                                 (long long)state->step, which[k], i, (double)bufs[k][i]);

@@ -137,6 +137,13 @@ static int write_checkpoint(gs_trainer *t, const char *tag, char *path, size_t p
         dir_made |= rc == 0;
         if (rc)
             print_error(&t->dist, "checkpoint");
+        /* refused for a NaN or Inf in the parameters or momentum (an update
+         * can overflow where the gradient's norm did not): no resume point
+         * can hold this state, and a requeued run would only reach it again.
+         * It ends as a non-finite step does, with an incident record. */
+        if (rc == GS_ERR_NONFINITE && !tag &&
+            !ckpt_write(t->cfg.dir, "nonfinite", &t->cfg, t->net, &t->hist, &t->state, t->cfg.keep, path, path_size))
+            fprintf(stderr, "gradscope: incident written to %s; the last good checkpoint is untouched\n", path);
     }
     return dist_agree(&t->dist, rc);
 }

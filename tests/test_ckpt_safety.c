@@ -244,7 +244,7 @@ static void test_nonfinite(void)
     float saved = net->params[3];
     net->params[3] = NAN;
     int rc = write_at(d, 6, NULL, 2);
-    CHECK(rc == GS_ERR_CKPT && strstr(gs_last_error(), "refusing") && strstr(gs_last_error(), "parameters[3]"),
+    CHECK(rc == GS_ERR_NONFINITE && strstr(gs_last_error(), "refusing") && strstr(gs_last_error(), "parameters[3]"),
           "NaN write: rc %d %s", rc, gs_last_error());
     CHECK(!exists(d, "ckpt_00000006.h5") && !exists(d, "ckpt_00000006.h5.tmp"), "nothing written");
     char *l = latest_of(d);

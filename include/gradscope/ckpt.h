@@ -34,6 +34,8 @@ int ckpt_make_dir(const char *dir);
  * run directory deleted mid-run is an error, never silently recreated. `tag` (may be NULL)
  * replaces "ckpt" in the name (e.g. "nonfinite" for an incident record that
  * must not become the resume point: then `latest` is left alone).
+ * Without a tag, parameters or momentum holding a NaN or Inf are refused
+ * (GS_ERR_NONFINITE, nothing written): a resume point must be finite.
  * The path written is copied to out_path (may be NULL). */
 int ckpt_write(const char *dir, const char *tag, const gs_config *cfg, const gs_net *net,
                const gs_history *hist, const gs_train_state *state, int keep,
