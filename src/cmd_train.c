@@ -241,8 +241,11 @@ static int run(gs_trainer *t, const char *resume_spec)
     const gs_config *cfg = &t->cfg;
     char path[GS_PATH_MAX];
     int rc;
-    if (resume_spec && (rc = resume(t, resume_spec)))
-        return rc;
+    if (resume_spec) {
+        watchdog_phase("resume: finding and verifying the checkpoint", 0);
+        if ((rc = resume(t, resume_spec)))
+            return rc;
+    }
     R0(t) {
         const gs_data_info *di = data_info(t->train);
         printf("gradscope %s: %d rank%s x %d BLAS thread%s, OpenBLAS kernel %s%s\n", GS_VERSION, t->dist.size,
@@ -420,7 +423,7 @@ int cmd_train(int argc, char **argv)
     static gs_trainer t;
     if (watchdog_start(cfg.watchdog_seconds, d.rank))
         fprintf(stderr, "gradscope: rank %d: %s; continuing without it\n", d.rank, gs_last_error());
-    watchdog_phase("start-up", 0);
+    watchdog_phase("start-up: reading the data", 0);
     rc = trainer_create(&t, &cfg, &d);
     if (rc) {
         /* a rank that only heard of another rank's failure says nothing */
