@@ -191,9 +191,12 @@ int dist_shared_create(const gs_dist *d, size_t bytes, size_t node_bytes, gs_sha
         int unit;
         rc = mpi_check(MPI_Win_shared_query(sh->win, q, &size, &unit, &sh->base[q]), "MPI_Win_shared_query");
     }
+    int locked = 0;
     if (!rc)
-        rc = mpi_check(MPI_Win_lock_all(MPI_MODE_NOCHECK, sh->win), "MPI_Win_lock_all");
+        locked = !(rc = mpi_check(MPI_Win_lock_all(MPI_MODE_NOCHECK, sh->win), "MPI_Win_lock_all"));
     if ((rc = dist_agree(d, rc))) {
+        if (locked) /* (another rank failed: an epoch left open would make the free erroneous) */
+            MPI_Win_unlock_all(sh->win);
         if (sh->win != MPI_WIN_NULL)
             MPI_Win_free(&sh->win);
         free(sh->base);
