@@ -33,6 +33,8 @@ weights_equal() {
 import sys, h5py, numpy as np
 a, b, rtol = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r"), float(sys.argv[3])
 names = [n.decode() if isinstance(n, bytes) else n for n in a["/model/layer_names"][()]]
+if not names:
+    print("no layers to compare"); sys.exit(1)
 worst = 0.0
 for n in names:
     for p in ("weight", "bias"):
@@ -62,6 +64,8 @@ a, b, rtol = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r"), float(sys
 bad, worst = 0, 0.0
 if not np.array_equal(a["/history/stats/step"][()], b["/history/stats/step"][()]):
     print("records taken at different steps"); sys.exit(1)
+if a["/history/stats/step"].shape[0] == 0:
+    print("no statistics records to compare"); sys.exit(1)
 for k in a["/history/stats"]:
     if k in ("step", "verdict"):
         continue

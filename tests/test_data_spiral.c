@@ -107,6 +107,16 @@ int main(void)
         fprintf(stderr, "FAIL: %s\n", gs_last_error());
         return 1;
     }
+    /* every arm is there, in its share: one class would be learnt perfectly too */
+    int count[K] = { 0 };
+    for (int i = 0; i < N; i++)
+        if (Y[i] >= 0 && Y[i] < K)
+            count[(int)Y[i]]++;
+    for (int k = 0; k < K; k++)
+        if (count[k] < N / K - 1 || count[k] > N / K + 1) {
+            fprintf(stderr, "FAIL: class %d has %d of the %d rows, expected about %d\n", k, count[k], N, N / K);
+            return 1;
+        }
     layer l1, l2, l3;
     layer_init(&l1, D, H, rng_key(1, 1, 0));
     layer_init(&l2, H, H, rng_key(1, 2, 0));

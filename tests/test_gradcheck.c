@@ -75,6 +75,10 @@ static void check(gs_act act, gs_output out)
     c.leaky_slope = 0.1;
     gs_net *net = net_create(&c, B);
     CHECK(net != NULL, "net_create");
+    /* the reference takes each layer's function from the net: it must be the one under test */
+    for (int l = 0; l < net->n_layers; l++)
+        CHECK(net->layer[l].act == (l < net->n_layers - 1 ? act : GS_ACT_IDENTITY), "%s: layer %d computes %s",
+              cfg_act_name(act), l, cfg_act_name(net->layer[l].act));
     net_init_params(net, 7 + act, 0.0);
     uint64_t key = rng_key(act, out, 99);
     for (int l = 0; l < net->n_layers; l++) /* non-zero biases, so they are tested too */

@@ -37,7 +37,9 @@ grep -qE "step [0-9]+: the (loss|gradient) went non-finite \(first non-finite la
   && pass "message names the step and layer" || fail "no message naming step and layer"
 inc=$(ls "$WORK"/run/nonfinite_*.h5 2>/dev/null | head -1)
 [ -n "$inc" ] && pass "incident record $(basename "$inc")" || fail "no incident record"
-[ -n "$inc" ] && { "$GS" inspect "$inc" | grep -qE "exploding|nonfinite" && pass "inspect shows the explosion" || fail "inspect shows no explosion"; }
+# (the layers' verdicts, not the file name, which says nonfinite too)
+[ -n "$inc" ] && { "$GS" inspect "$inc" --json > "$WORK/inc.json" && grep -qE '"verdict": "(exploding|nonfinite)"' "$WORK/inc.json" \
+  && pass "inspect shows the explosion" || fail "inspect shows no explosion"; }
 good=$(latest_ckpt "$WORK/run")
 "$GS" inspect "$good" > /dev/null && pass "last good checkpoint $(basename "$good") still valid" || fail "latest checkpoint damaged"
 "$PY" -c "import h5py,numpy as np,sys; f=h5py.File('$good'); sys.exit(0 if all(np.isfinite(f['model/'+n.decode()+'/weight'][()]).all() for n in f['model/layer_names'][()]) else 1)" \

@@ -80,8 +80,23 @@ static int train(const gs_dist *d, int overlap, int shard, run_result *r)
             r->grad_sq[i][l] = t.w_sq[l] + t.b_sq[l];
     }
     CHECK(rc == 0, "trainer_step: %s", gs_last_error());
-    if (!rc) /* sharded, each rank's momentum is current only in its own range */
+    /* overlapped, the gradient went in buckets: one per layer, more where a
+     * test lowered the limit (GRADSCOPE_TEST_BUCKET_FLOATS) to split layers */
+    const char *tb = getenv("GRADSCOPE_TEST_BUCKET_FLOATS");
+    if (tb && overlap && d->size > 1 && !t.shard) {
+        size_t want = 0;
+        for (int l = 0; l < t.net->n_layers; l++) {
+            const size_t n = (size_t)t.net->layer[l].n_out * t.net->layer[l].n_in + t.net->layer[l].n_out;
+            want += (n + (size_t)atol(tb) - 1) / (size_t)atol(tb);
+        }
+        CHECK(t.bucket_max == (size_t)atol(tb) && (size_t)t.n_reqs == want && want > (size_t)t.net->n_layers,
+              "rank %d: %d buckets of at most %zu floats in the last step, expected %zu of at most %s", d->rank,
+              t.n_reqs, t.bucket_max, want, tb);
+    }
+    if (!rc) { /* sharded, each rank's momentum is current only in its own range */
         rc = trainer_gather_optimizer(&t);
+        CHECK(rc == 0, "trainer_gather_optimizer: %s", gs_last_error());
+    }
     CHECK(t.shard == (shard && d->size > 1), "rank %d: sharded %d, expected %d", d->rank, t.shard, shard && d->size > 1);
     const char *env = getenv("GRADSCOPE_SHARED_MEMORY");
     const int want_shm = t.shard && d->node_size == d->size && !(env && !strcmp(env, "0"));
@@ -100,6 +115,7 @@ static int train(const gs_dist *d, int overlap, int shard, run_result *r)
         memcpy(r->rec, t.hist.rec, r->n_rec_vals * sizeof(float));
     }
     trainer_free(&t);
+    CHECK(r->params && r->momentum && r->rec, "out of memory for the run's copies");
     return rc || !r->params || !r->momentum || !r->rec;
 }
 
@@ -188,6 +204,7 @@ int main(int argc, char **argv)
      * overlapped when overlap is on (through shared memory it is assembled
      * from the ranks' ranges and overlap has nothing to do) */
     rc = rc || train(&d, 0, 1, &ring) || train(&d, 1, 1, &ring_on);
+    CHECK(rc == 0, "rank %d: a run failed: nothing was compared", d.rank);
     if (!rc) {
         compare_runs(&d, "replicated: overlap off and on", &off, &on, 0.0);
         compare_runs(&d, "replicated and sharded", &off, &sh, d.size <= 2 ? 0.0 : 1e-5);

@@ -41,6 +41,11 @@ echo "$out" | grep -q "no checkpoint in .*, starting fresh" && pass "--resume au
   || fail "--resume auto did not say it starts fresh"
 out=$(gs_mpi "$NP2" train "$WORK/r.ini" --set "checkpoint.dir=$WORK/split" --resume auto 2>&1) || { echo "$out"; fail "second half"; finish; }
 echo "$out" | grep -q "resume: .*ckpt_00000020.h5 (step 20" && pass "resumed from step 20" || { echo "$out" | head; fail "did not resume from step 20"; }
+# and trained from there: progress at steps 30 and 40 only (log_every = 10). A run that said it
+# resumed but trained from step 0 with the same seed would end on the same weights
+steps=$(echo "$out" | sed -n 's|^epoch [0-9]* step \([0-9]*\)/40 .*|\1|p' | tr '\n' ' ')
+[ "$steps" = "30 40 " ] && pass "the resumed run trained steps 21-40 (progress at: $steps)" \
+  || fail "the resumed run's progress lines are at steps '$steps', expected '30 40 '"
 
 "$PY" - "$(latest_ckpt "$WORK/straight")" "$(latest_ckpt "$WORK/split")" "$NP1" "$NP2" <<'PYEOF'
 import sys, h5py, numpy as np

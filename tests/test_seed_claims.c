@@ -211,6 +211,9 @@ int main(void)
     for (int o = 0; o < out->n_out; o++) moved += fabs(net->params[out->b_off + o]);
     printf("%-28s %d asymmetric weights after 5 steps (weights moved: %.3g)\n", "zeros", asym, moved);
     CHECK(moved > 0, "zeros: training did not move any parameter, the test cannot see symmetry");
+    /* a hidden layer too (the output biases always move): else symmetry would hold for want of training */
+    const gs_layer *top = &net->layer[DEPTH - 2];
+    CHECK(net->params[top->b_off] != 0.0f, "zeros: the last hidden layer did not move in 5 steps");
     CHECK(asym == 0, "zeros: %d weights differ between units of a layer", asym);
     net_free(net);
 

@@ -26,6 +26,8 @@ run_fault() { # KIND DEADLINE
   echo "fault $1: exit $rc after ${el} ms"; tail -4 "$WORK/$1.log"
   [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "$1: exit status $rc"
   [ "$el" -lt $(( $2 * 1000 )) ] || fail "$1: took ${el} ms (limit $2 s)"
+  # (a rank may still be exiting as mpirun returns: left behind means still there after 2 s)
+  for _ in $(seq 20); do pgrep -f "$WORK/f.ini" > /dev/null || break; sleep 0.1; done
   pgrep -f "$WORK/f.ini" > /dev/null && { fail "$1: processes left behind"; pkill -9 -f "$WORK/f.ini"; }
 }
 run_fault exit 10
