@@ -10,7 +10,10 @@ slurm_setup
 need_gradscope
 workdir "train-${GS_LAUNCH:-mpirun}"
 
-write_config run.ini "$WORK/ckpt"
+# a checkpoint directory longer than the 100 characters at which `gradscope config`
+# wraps a string: train.sbatch must read it whole to check the final checkpoint
+CKPT=$WORK/a-checkpoint-directory-whose-path-is-longer-than-the-wrap-column-of-gradscope-config/ckpt
+write_config run.ini "$CKPT"
 submit --ntasks=2 --time=2 --output="$WORK/job.out" --job-name=gs-train \
   "$GS_SRC/jobs/slurm/train.sbatch" run.ini --set train.log_every=4
 echo "job $JOB submitted ($(elapsed))"
@@ -21,9 +24,9 @@ cat job.out
 grep -q 'SLURM_RESTART_COUNT=0' job.out || fail "the log does not show the first run (SLURM_RESTART_COUNT=0)"
 grep -q '(gradscope) exited with status 0' job.out || fail "the log does not show gradscope's exit status 0"
 grep -q 'requeue' job.out && fail "a finished job must not requeue itself"
-ck=$(latest_ckpt "$WORK/ckpt")
-[[ -f $ck ]] || fail "no checkpoint in $WORK/ckpt"
-[[ -f $WORK/ckpt/latest ]] || fail "no 'latest' pointer in $WORK/ckpt"
+ck=$(latest_ckpt "$CKPT")
+[[ -f $ck ]] || fail "no checkpoint in $CKPT"
+[[ -f $CKPT/latest ]] || fail "no 'latest' pointer in $CKPT"
 timeout 30 "$GRADSCOPE_BIN" inspect "$ck" >inspect.txt 2>&1 || { cat inspect.txt; fail "gradscope inspect $ck failed"; }
 cat inspect.txt
 timeout 30 "$GRADSCOPE_BIN" inspect "$ck" --json >inspect.json 2>&1 || { cat inspect.json; fail "gradscope inspect --json failed"; }
