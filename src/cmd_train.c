@@ -394,13 +394,15 @@ int cmd_train(int argc, char **argv)
         return GS_ERR_USAGE;
     }
 
+    /* before MPI_Init, which can take seconds: a SIGUSR1 forwarded by the
+     * job script meanwhile would otherwise kill the rank (its default action) */
+    install_signals();
     gs_dist d;
     if (dist_init(NULL, NULL, &d)) {
         fprintf(stderr, "gradscope: %s\n", gs_last_error());
         free(sets);
         return GS_ERR_RUNTIME;
     }
-    install_signals();
     static gs_config cfg; /* large: keep it off the stack */
     int local = cfg_load(&cfg, config, n_sets, sets);
     free(sets);
