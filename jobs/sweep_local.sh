@@ -106,6 +106,13 @@ run_task() {
   wait "$child"   # bash keeps the status of a reaped child: this is its exit status
   rc=$?
   trap - USR1 TERM
+  # srun returns 0 when its tasks fail to launch at all (Slurm 22.05): finished
+  # also needs the final checkpoint, which gradscope always writes
+  if ((rc == 0)) && { [[ ! -f $dir/latest ]] || (($(stat -c %Y "$dir/latest") < launched_at)); }; then
+    echo "== task $i: the launcher reported success but no checkpoint was written to $dir since the launch" \
+      "(the ranks did not run)" >>"$dir/train.log"
+    rc=1
+  fi
   echo "$rc" >"$dir/status"
   case $rc in
     0) echo "== task $i: done" ;;
