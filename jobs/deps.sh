@@ -13,6 +13,7 @@ PACKAGES=(
   slurm-wlm munge                       # the Slurm job tests run a real controller
   iproute2 util-linux procps            # two-host test (ip netns, unshare), pgrep
   valgrind clang libclang-rt-14-dev     # leak checks, fuzzing
+  llvm                                  # llvm-symbolizer: the fuzz triage reads file names in stacks
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
