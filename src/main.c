@@ -58,6 +58,8 @@ static int cmd_config(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--set") && i + 1 < argc)
             sets[n++] = argv[++i];
+        else if (!strncmp(argv[i], "--set=", 6)) /* as `gradscope train` takes it (the job scripts pass both the same) */
+            sets[n++] = argv[i] + 6;
         else {
             fprintf(stderr, "gradscope config: unexpected argument '%s'\n", argv[i]);
             free(sets);

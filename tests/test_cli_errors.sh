@@ -76,4 +76,10 @@ data_case "wrong D" "wrongd.h5.*5" "$WORK/wrongd.h5"
 data_case "label out of range" "badlabel.h5.*7" "$WORK/badlabel.h5"
 data_case "NaN in X" "nan.h5.*(NaN|non-finite|nan)" "$WORK/nan.h5"
 data_case "fewer samples than ranks" "tiny.h5.*(1 sample|rank)" "$WORK/tiny.h5"
+# --set=KEY=VALUE: `gradscope config` takes it as `gradscope train` does (train.sbatch checks the
+# config with the job's own arguments before it launches the ranks)
+base > "$WORK/b.ini"
+out=$("$GS" config "$WORK/b.ini" --set=train.epochs=7 --set train.batch_size=5 2>&1) \
+  && echo "$out" | grep -qx "epochs = 7" && echo "$out" | grep -qx "batch_size = 5" \
+  && pass "config takes --set=KEY=VALUE and --set KEY=VALUE" || fail "config --set=: $(echo "$out" | tail -2)"
 finish
