@@ -110,7 +110,7 @@ const cfg_key cfg_keys[] = {
     KEY("optimizer", "gamma", T_DOUBLE, gamma, "0.1", GT_LE(0, 1), NULL, "schedule = step: factor of each decay"),
     KEY("optimizer", "min_lr", T_DOUBLE, min_lr, "0", GE(0), NULL, "schedule = cosine: final learning rate"),
 
-    KEY("checkpoint", "dir", T_STRING, dir, "runs/default", ANY, NULL, "run directory for checkpoints and metrics (empty = none)"),
+    KEY("checkpoint", "dir", T_STRING, dir, "runs/default", ANY, NULL, "run directory for the checkpoints, which hold the metrics (empty = none)"),
     KEY("checkpoint", "every_steps", T_INT64, ckpt_every_steps, "0", GE(0), NULL, "steps between checkpoints (0 = off)"),
     KEY("checkpoint", "every_seconds", T_DOUBLE, ckpt_every_seconds, "0", GE(0), NULL, "seconds between checkpoints (0 = off)"),
     KEY("checkpoint", "keep", T_INT, keep, "3", GE(1), NULL, "checkpoints kept; older ones are deleted"),
