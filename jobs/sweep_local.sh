@@ -93,15 +93,15 @@ run_task() {
   # In the background, so that SIGUSR1/SIGTERM (from Slurm, via sweep.sbatch)
   # can be passed on as SIGUSR1: the launcher forwards it to the ranks, which
   # checkpoint and exit 75. A bash trap runs only between commands.
-  local child= stop= launched_at
-  trap 'stop=1; [[ -n ${child:-} ]] && kill -USR1 "$child" 2>/dev/null' USR1 TERM
+  local child= launched_at
+  # (a signal before the launch is not passed on: see train.sbatch)
+  trap '[[ -n ${child:-} ]] && kill -USR1 "$child" 2>/dev/null' USR1 TERM
   launched_at=$(date +%s)
   OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} \
     "${launch[@]}" "$gs" train "$config" \
     --set "model.init=$init" --set "model.activation=$act" --set "model.layers=$layers" \
     --set "checkpoint.dir=$dir" --resume auto "$@" >>"$dir/train.log" 2>&1 &
   child=$!
-  [[ -n $stop ]] && kill -USR1 "$child" 2>/dev/null # (a signal that came before the launcher existed)
   while ! wait "$child"; do kill -0 "$child" 2>/dev/null || break; done
   wait "$child"   # bash keeps the status of a reaped child: this is its exit status
   rc=$?

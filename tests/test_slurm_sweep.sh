@@ -15,7 +15,9 @@ n=$(bash "$GS_SRC/jobs/sweep_local.sh" --count)
 [[ $n == 4 ]] || fail "sweep_local.sh --count says $n tasks, expected 4"
 bash "$GS_SRC/jobs/sweep_local.sh" --list
 
-submit --array=0-$((n - 1)) --ntasks=1 --time=2 --output="$WORK/sweep-%A_%a.out" --job-name=gs-sweep \
+# (--time=5: the script asks for SIGUSR1 120 s before the limit, so a limit
+# of 2 minutes would send it at the start, racing the ranks' start-up)
+submit --array=0-$((n - 1)) --ntasks=1 --time=5 --output="$WORK/sweep-%A_%a.out" --job-name=gs-sweep \
   "$GS_SRC/jobs/slurm/sweep.sbatch" -- \
   --set data.n_train=256 --set data.n_test=64 --set train.epochs=2 --set train.batch_size=32 --set train.log_every=8
 echo "array job $JOB submitted ($(elapsed))"

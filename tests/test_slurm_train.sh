@@ -14,7 +14,8 @@ workdir "train-${GS_LAUNCH:-mpirun}"
 # wraps a string: train.sbatch must read it whole to check the final checkpoint
 CKPT=$WORK/a-checkpoint-directory-whose-path-is-longer-than-the-wrap-column-of-gradscope-config/ckpt
 write_config run.ini "$CKPT"
-submit --ntasks=2 --time=2 --output="$WORK/job.out" --job-name=gs-train \
+# (--time=5: a limit of 2 minutes would bring train.sbatch's SIGUSR1@120 at the start)
+submit --ntasks=2 --time=5 --output="$WORK/job.out" --job-name=gs-train \
   "$GS_SRC/jobs/slurm/train.sbatch" run.ini --set train.log_every=4
 echo "job $JOB submitted ($(elapsed))"
 wait_done "$JOB" 60 "$WORK/job.out"
