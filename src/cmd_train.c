@@ -107,6 +107,8 @@ static int blas_threads_for(const gs_config *cfg, const gs_dist *d)
     return n > 0 ? n : 1;
 }
 
+static void write_incident(gs_trainer *t, char *path, size_t path_size);
+
 /* Rank 0 writes; every rank learns whether it worked. */
 static int write_checkpoint(gs_trainer *t, const char *tag, char *path, size_t path_size)
 {
@@ -137,15 +139,23 @@ static int write_checkpoint(gs_trainer *t, const char *tag, char *path, size_t p
         dir_made |= rc == 0;
         if (rc)
             print_error(&t->dist, "checkpoint");
-        /* refused for a NaN or Inf in the parameters or momentum (an update
-         * can overflow where the gradient's norm did not): no resume point
-         * can hold this state, and a requeued run would only reach it again.
-         * It ends as a non-finite step does, with an incident record. */
-        if (rc == GS_ERR_NONFINITE && !tag &&
-            !ckpt_write(t->cfg.dir, "nonfinite", &t->cfg, t->net, &t->hist, &t->state, t->cfg.keep, path, path_size))
-            fprintf(stderr, "gradscope: incident written to %s; the last good checkpoint is untouched\n", path);
     }
-    return dist_agree(&t->dist, rc);
+    rc = dist_agree(&t->dist, rc);
+    /* refused for a NaN or Inf in the parameters or momentum (an update can
+     * overflow where the gradient's norm did not): no resume point can hold
+     * this state, and a requeued run would only reach it again. It ends as
+     * a non-finite step does, with an incident record. */
+    if (rc == GS_ERR_NONFINITE && !tag)
+        write_incident(t, path, path_size);
+    return rc;
+}
+
+/* A non-finite state as an incident record, which never becomes the resume
+ * point. Collective. */
+static void write_incident(gs_trainer *t, char *path, size_t path_size)
+{
+    write_checkpoint(t, "nonfinite", path, path_size);
+    R0(t) if (path[0]) fprintf(stderr, "gradscope: incident written to %s; the last good checkpoint is untouched\n", path);
 }
 
 static int resume(gs_trainer *t, const char *spec)
@@ -288,8 +298,7 @@ static int run(gs_trainer *t, const char *resume_spec)
                 fprintf(stderr, "gradscope: %s\n", gs_last_error());
                 print_verdict_changes(t);
             }
-            write_checkpoint(t, "nonfinite", path, sizeof path);
-            R0(t) if (path[0]) fprintf(stderr, "gradscope: incident written to %s; the last good checkpoint is untouched\n", path);
+            write_incident(t, path, sizeof path);
             return GS_ERR_NONFINITE;
         }
         if (rc) /* data exchange or reduction failed: the collective is broken */

@@ -150,7 +150,8 @@ int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
     /* (GRADSCOPE_TEST_BUCKET_FLOATS: a test's way to split layers of a few
      * floats as a 2^30-float layer is split) */
     const char *tb = getenv("GRADSCOPE_TEST_BUCKET_FLOATS");
-    t->bucket_max = tb && atol(tb) > 0 && (size_t)atol(tb) < GS_IALLREDUCE_MAX ? (size_t)atol(tb) : GS_IALLREDUCE_MAX;
+    const long want = tb ? atol(tb) : 0;
+    t->bucket_max = want > 0 && (size_t)want < GS_IALLREDUCE_MAX ? (size_t)want : GS_IALLREDUCE_MAX;
     int n_reqs = 0;
     for (int l = 0; l < L; l++)
         n_reqs += n_buckets(t, &net->layer[l]);
