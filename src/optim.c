@@ -153,16 +153,19 @@ double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq)
     return optim_total_norm(w, b, net->n_layers);
 }
 
-/* One parameter's update; returns the applied change. */
-static inline __attribute__((always_inline)) float sgd_one(float *restrict w, const float *restrict grad,
+/* One parameter's update; returns the applied change. With clear, the
+ * gradient is left 0 (its line is in L1 now; see gs_net.grads_zero). */
+static inline __attribute__((always_inline)) float sgd_one(float *restrict w, float *restrict grad,
                                                           float *restrict v, size_t i, float lr, float mu,
-                                                          int nesterov, float decay, float clip)
+                                                          int nesterov, float decay, float clip, int clear)
 {
     float g = clip * grad[i] + decay * w[i];
     float vi = mu * v[i] + g;
     float dw = -lr * (nesterov ? g + mu * vi : vi);
     v[i] = vi;
     w[i] += dw;
+    if (clear)
+        grad[i] = 0.0f;
     return dw;
 }
 
@@ -170,57 +173,73 @@ static inline __attribute__((always_inline)) float sgd_one(float *restrict w, co
  * Returns the sum of squares of the applied update when want_norm (a
  * constant at each call site); the sum is in the same eight-way order in
  * every clone. */
-static inline __attribute__((always_inline)) double sgd(float *restrict w, const float *restrict grad,
+static inline __attribute__((always_inline)) double sgd(float *restrict w, float *restrict grad,
                                                        float *restrict v, size_t n, float lr, float mu,
-                                                       int nesterov, float decay, float clip, int want_norm)
+                                                       int nesterov, float decay, float clip, int want_norm,
+                                                       int clear)
 {
     double part[8] = { 0 };
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) {
-            float dw = sgd_one(w, grad, v, i + k, lr, mu, nesterov, decay, clip);
+            float dw = sgd_one(w, grad, v, i + k, lr, mu, nesterov, decay, clip, clear);
             if (want_norm)
                 part[k] += (double)dw * dw;
         }
     for (; i < n; i++) {
-        float dw = sgd_one(w, grad, v, i, lr, mu, nesterov, decay, clip);
+        float dw = sgd_one(w, grad, v, i, lr, mu, nesterov, decay, clip, clear);
         if (want_norm)
             part[0] += (double)dw * dw;
     }
     return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }
 
-GS_SIMD_CLONES
-void optim_step_range(gs_net *net, const gs_config *cfg, double lr, double grad_norm, size_t lo, size_t hi,
-                      const float *g, double *upd_sq)
+/* The update of every layer's part of [lo, hi); called with literal flags,
+ * so that each case is its own vectorized loop (with the flags as variables
+ * GCC 12 left most of the update scalar). */
+static inline __attribute__((always_inline)) void sgd_layers(gs_net *net, size_t lo, size_t hi, float *g,
+                                                            float lr, float mu, float wd, float clip,
+                                                            double *upd_sq, int nesterov, int want_norm, int clear)
 {
-    float clip = 1.0f;
-    if (cfg->clip_norm > 0.0 && grad_norm > cfg->clip_norm && isfinite(grad_norm))
-        clip = (float)(cfg->clip_norm / grad_norm);
-    const float mu = (float)cfg->momentum, wd = (float)cfg->weight_decay, flr = (float)lr;
     for (int l = 0; l < net->n_layers; l++) {
         const gs_layer *ly = &net->layer[l];
         size_t a, b, ba, bb;
         overlap_of(ly->w_off, (size_t)ly->n_out * ly->n_in, lo, hi, &a, &b);
         overlap_of(ly->b_off, (size_t)ly->n_out, lo, hi, &ba, &bb);
         float *w = net->params + a, *v = net->momentum + a, *bw = net->params + ba, *bv = net->momentum + ba;
-        const float *gw = g + (a - lo), *gb = g + (ba - lo);
-        /* literal flags, so that each case is its own vectorized loop (with
-         * the flags as variables GCC 12 left most of the update scalar) */
-        double u;
-        if (cfg->nesterov) {
-            u = upd_sq ? sgd(w, gw, v, b - a, flr, mu, 1, wd, clip, 1) : sgd(w, gw, v, b - a, flr, mu, 1, wd, clip, 0);
-            sgd(bw, gb, bv, bb - ba, flr, mu, 1, 0.0f, clip, 0);
-        } else {
-            u = upd_sq ? sgd(w, gw, v, b - a, flr, mu, 0, wd, clip, 1) : sgd(w, gw, v, b - a, flr, mu, 0, wd, clip, 0);
-            sgd(bw, gb, bv, bb - ba, flr, mu, 0, 0.0f, clip, 0);
-        }
-        if (upd_sq)
+        double u = sgd(w, g + (a - lo), v, b - a, lr, mu, nesterov, wd, clip, want_norm, clear);
+        sgd(bw, g + (ba - lo), bv, bb - ba, lr, mu, nesterov, 0.0f, clip, 0, clear);
+        if (want_norm)
             upd_sq[l] = u;
     }
 }
 
+GS_SIMD_CLONES
+void optim_step_range(gs_net *net, const gs_config *cfg, double lr, double grad_norm, size_t lo, size_t hi,
+                      float *g, double *upd_sq, int clear)
+{
+    float clip = 1.0f;
+    if (cfg->clip_norm > 0.0 && grad_norm > cfg->clip_norm && isfinite(grad_norm))
+        clip = (float)(cfg->clip_norm / grad_norm);
+    const float mu = (float)cfg->momentum, wd = (float)cfg->weight_decay, flr = (float)lr;
+#define SGD_LAYERS(nesterov, want_norm, clear) \
+    sgd_layers(net, lo, hi, g, flr, mu, wd, clip, upd_sq, nesterov, want_norm, clear)
+    switch ((cfg->nesterov ? 4 : 0) | (upd_sq ? 2 : 0) | (clear ? 1 : 0)) {
+    case 0: SGD_LAYERS(0, 0, 0); break;
+    case 1: SGD_LAYERS(0, 0, 1); break;
+    case 2: SGD_LAYERS(0, 1, 0); break;
+    case 3: SGD_LAYERS(0, 1, 1); break;
+    case 4: SGD_LAYERS(1, 0, 0); break;
+    case 5: SGD_LAYERS(1, 0, 1); break;
+    case 6: SGD_LAYERS(1, 1, 0); break;
+    default: SGD_LAYERS(1, 1, 1); break;
+    }
+#undef SGD_LAYERS
+    /* all of it cleared: the next backward may add into it */
+    net->grads_zero = clear && g == net->grads && lo == 0 && hi == net->n_params;
+}
+
 void optim_step(gs_net *net, const gs_config *cfg, double lr, double grad_norm, double *upd_sq)
 {
-    optim_step_range(net, cfg, lr, grad_norm, 0, net->n_params, net->grads, upd_sq);
+    optim_step_range(net, cfg, lr, grad_norm, 0, net->n_params, net->grads, upd_sq, 0);
 }

@@ -315,7 +315,7 @@ int trainer_step(gs_trainer *t, int update)
         if (rc)
             return rc;
     }
-    const float *g = net->grads + t->shard_lo;
+    float *g = net->grads + t->shard_lo;
     t0 = gs_now();
     t->timer[GS_T_REDUCE] += t0 - t1;
     if (P > 1 && !scatter) /* (one rank took them during backward, a reduce-scatter in its pass) */
@@ -381,9 +381,12 @@ int trainer_step(gs_trainer *t, int update)
     t->timer[GS_T_STATS] += t1 - t0;
 
     memset(t->upd_sq, 0, (size_t)L * sizeof(double));
-    if (apply) /* the update's norm only where the statistics use it */
+    /* the update's norm only where the statistics use it; the gradient
+     * cleared as it is read where it is all of net->grads and the
+     * statistics below do not read it */
+    if (apply)
         optim_step_range(net, cfg, t->last_lr, grad_norm, t->shard_lo, t->shard_hi, g,
-                         t->last_was_stats ? t->upd_sq : NULL);
+                         t->last_was_stats ? t->upd_sq : NULL, !t->shard && !t->last_was_stats);
     t0 = gs_now();
     t->timer[GS_T_UPDATE] += t0 - t1;
     if (apply && t->shard) { /* every rank's updated range to every rank (shared: visible to every rank) */

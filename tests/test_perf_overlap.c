@@ -22,7 +22,14 @@
  *  - and so do each step's per-layer gradient sums of squares (which
  *    clipping reads; sharded through shared memory they are taken in the
  *    reduce-scatter's pass): within 1e-9 where the gradients are the same
- *    bits, else within 1e-5.
+ *    bits, else within 1e-5;
+ *  - the gradient that the update clears as it reads it, so that the next
+ *    backward adds into it (GEMM beta 1; unsharded steps without
+ *    statistics), against one the BLAS clears (beta 0; statistics every
+ *    step, so nothing is cleared): bit-identical weights, momentum, losses
+ *    and norms, and the same statistics records at the steps both record
+ *    (which read the gradient after the update: a gradient cleared on a
+ *    statistics step would show in them).
  *
  * The fast path must not change the numbers (STYLE.md, principle 9). If it
  * does, the test says how: which buffer, how many values differ, the first
@@ -47,7 +54,7 @@ static const char *ini =
     "[data]\nsynthetic = teacher\nn_train = 600\nn_test = 0\n"
     "[train]\nbatch_size = 60\nseed = 11\nepochs = 100\nmax_steps = 1000\nlog_every = 1000\n"
     "overlap = %s\nblas_threads = 1\n"
-    "[optimizer]\nlr = 0.05\nmomentum = 0.9\nshard = %s\n[checkpoint]\ndir = \"\"\n[stats]\nevery_steps = 2\n";
+    "[optimizer]\nlr = 0.05\nmomentum = 0.9\nshard = %s\n[checkpoint]\ndir = \"\"\n[stats]\nevery_steps = %d\n";
 
 typedef struct {
     float *params, *momentum;
@@ -59,10 +66,10 @@ typedef struct {
     int n_layers;
 } run_result;
 
-static int train(const gs_dist *d, int overlap, int shard, run_result *r)
+static int train(const gs_dist *d, int overlap, int shard, int every, run_result *r)
 {
     char text[1024];
-    snprintf(text, sizeof text, ini, layers, overlap ? "true" : "false", shard ? "true" : "false");
+    snprintf(text, sizeof text, ini, layers, overlap ? "true" : "false", shard ? "true" : "false", every);
     static gs_config cfg;
     static gs_trainer t;
     int rc = cfg_load_string(&cfg, text, "overlap");
@@ -104,8 +111,8 @@ static int train(const gs_dist *d, int overlap, int shard, run_result *r)
     r->n = t.net->n_params;
     r->n_layers = t.net->n_layers;
     r->n_rec_vals = (size_t)t.hist.n_rec * GS_N_STATS * (size_t)r->n_layers;
-    CHECK(t.hist.n_rec == N_STEPS / 2, "rank %d: %lld statistics records, expected %d", d->rank,
-          (long long)t.hist.n_rec, N_STEPS / 2);
+    CHECK(t.hist.n_rec == N_STEPS / every, "rank %d: %lld statistics records, expected %d", d->rank,
+          (long long)t.hist.n_rec, N_STEPS / every);
     r->params = malloc(r->n * sizeof(float));
     r->momentum = malloc(r->n * sizeof(float));
     r->rec = malloc(r->n_rec_vals * sizeof(float) + 1);
@@ -113,6 +120,18 @@ static int train(const gs_dist *d, int overlap, int shard, run_result *r)
         memcpy(r->params, t.net->params, r->n * sizeof(float));
         memcpy(r->momentum, t.net->momentum, r->n * sizeof(float));
         memcpy(r->rec, t.hist.rec, r->n_rec_vals * sizeof(float));
+        /* each record's gradient norms are those of its step's gradient, which
+         * the statistics read after the update: nothing cleared it first */
+        const size_t L = (size_t)r->n_layers;
+        for (int64_t k = 0; k < t.hist.n_rec; k++)
+            for (size_t l = 0; l < L; l++) {
+                const double gw = r->rec[((size_t)k * GS_N_STATS + GS_ST_GRAD_NORM) * L + l],
+                             gb = r->rec[((size_t)k * GS_N_STATS + GS_ST_BIAS_GRAD_NORM) * L + l],
+                             want = r->grad_sq[k * every][l];
+                CHECK(fabs(gw * gw + gb * gb - want) <= 1e-5 * want,
+                      "rank %d: statistics record of step %lld, layer %zu: gradient norms^2 %.9g, the step's %.9g",
+                      d->rank, (long long)(k * every), l, gw * gw + gb * gb, want);
+            }
     }
     trainer_free(&t);
     CHECK(r->params && r->momentum && r->rec, "out of memory for the run's copies");
@@ -186,6 +205,16 @@ static void compare_runs(const gs_dist *d, const char *pair, const run_result *a
         }
 }
 
+/* Keep every k-th statistics record of r (those of steps 0, k, 2k, ...). */
+static void keep_every(run_result *r, int k)
+{
+    const size_t size = GS_N_STATS * (size_t)r->n_layers, n_rec = r->n_rec_vals / size;
+    size_t kept = 0;
+    for (size_t i = 0; i < n_rec; i += (size_t)k)
+        memmove(r->rec + kept++ * size, r->rec + i * size, size * sizeof(float));
+    r->n_rec_vals = kept * size;
+}
+
 /* usage: test_perf_overlap ["LAYERS"]  (e.g. "784, 2048, 2048, 10") */
 int main(int argc, char **argv)
 {
@@ -197,19 +226,22 @@ int main(int argc, char **argv)
     if (argc > 1)
         layers = argv[1];
     gs_blas_set_threads(1);
-    run_result off = { 0 }, on = { 0 }, sh = { 0 }, ring = { 0 }, ring_on = { 0 };
-    int rc = train(&d, 0, 0, &off) || train(&d, 1, 0, &on) || train(&d, 0, 1, &sh);
+    run_result off = { 0 }, on = { 0 }, sh = { 0 }, ring = { 0 }, ring_on = { 0 }, every = { 0 };
+    int rc = train(&d, 0, 0, 2, &off) || train(&d, 1, 0, 2, &on) || train(&d, 0, 1, 2, &sh)
+             || train(&d, 0, 0, 1, &every);
     setenv("GRADSCOPE_SHARED_MEMORY", "0", 1);
     /* over messages, the statistics steps all-reduce the whole gradient,
      * overlapped when overlap is on (through shared memory it is assembled
      * from the ranks' ranges and overlap has nothing to do) */
-    rc = rc || train(&d, 0, 1, &ring) || train(&d, 1, 1, &ring_on);
+    rc = rc || train(&d, 0, 1, 2, &ring) || train(&d, 1, 1, 2, &ring_on);
     CHECK(rc == 0, "rank %d: a run failed: nothing was compared", d.rank);
     if (!rc) {
         compare_runs(&d, "replicated: overlap off and on", &off, &on, 0.0);
         compare_runs(&d, "replicated and sharded", &off, &sh, d.size <= 2 ? 0.0 : 1e-5);
         compare_runs(&d, "replicated and sharded over messages", &off, &ring, d.size <= 2 ? 0.0 : 1e-5);
         compare_runs(&d, "sharded over messages: overlap off and on", &ring, &ring_on, 0.0);
+        keep_every(&every, 2);
+        compare_runs(&d, "gradient cleared by the update and by the BLAS", &off, &every, 0.0);
         /* and the steps did something: guard against comparing two untouched copies */
         CHECK(off.loss[N_STEPS - 1] != off.loss[0], "the loss did not change over %d steps", N_STEPS);
         for (int i = 0; i < N_STEPS; i++)
@@ -217,8 +249,8 @@ int main(int argc, char **argv)
                 CHECK(off.grad_sq[i][l] > 0 && isfinite(off.grad_sq[i][l]),
                       "step %d, layer %d: gradient sum of squares %g, expected > 0", i, l, off.grad_sq[i][l]);
     }
-    run_result *all[] = { &off, &on, &sh, &ring, &ring_on };
-    for (int i = 0; i < 5; i++)
+    run_result *all[] = { &off, &on, &sh, &ring, &ring_on, &every };
+    for (int i = 0; i < 6; i++)
         free(all[i]->params), free(all[i]->momentum), free(all[i]->rec);
     int fails = test_failures;
     MPI_Allreduce(MPI_IN_PLACE, &fails, 1, MPI_INT, MPI_MAX, d.comm);

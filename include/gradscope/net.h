@@ -44,6 +44,9 @@ typedef struct {
     float *momentum;     /* (n_params) */
     float *acts;         /* (max_batch * n_units) */
     float *delta[2];     /* (max_batch * max_width) each: dZ ping-pong for backward */
+    int grads_zero;      /* grads holds zeros (the update cleared it as it read it): the next
+                          * backward adds each dW into it (GEMM beta 1), which spares the BLAS
+                          * its own pass that clears C (beta 0) ahead of the product */
 } gs_net;
 
 /* Activation statistics gathered during a forward pass (when requested):
@@ -70,7 +73,8 @@ int net_init_params(gs_net *net, uint64_t seed, double bias_init);
 const float *net_forward(gs_net *net, const float *X, int B, gs_act_acc *acc, float sat_threshold);
 
 /* Backward from dZ_L = d_out (B, n_outputs), which the loss wrote into
- * net_output_grad(net). OVERWRITES net->grads (every layer). Calls
+ * net_output_grad(net). OVERWRITES net->grads (every layer) and clears
+ * net->grads_zero. Calls
  * on_layer(ctx, l) as soon as layer l's gradient is final (l = L-1 .. 0),
  * so a caller can start reducing it. X is the forward input. */
 void net_backward(gs_net *net, const float *X, int B,

@@ -54,8 +54,12 @@ void optim_step(gs_net *net, const gs_config *cfg, double lr, double grad_norm, 
 
 /* The update of the parameters [lo, hi) only, with gradient g (g[0] belongs
  * to parameter lo); upd_sq gets each layer's part of the update's sum of
- * squares. `grad_norm` is the norm of the WHOLE gradient (for clipping). */
+ * squares. `grad_norm` is the norm of the WHOLE gradient (for clipping).
+ * With clear, g is left all zeros as the update reads it; when g is all of
+ * net->grads, net->grads_zero is then set, so that the next backward adds
+ * into it rather than have the BLAS clear it (net.h). Clear only where
+ * nothing reads the gradient again before the next backward. */
 void optim_step_range(gs_net *net, const gs_config *cfg, double lr, double grad_norm, size_t lo, size_t hi,
-                      const float *g, double *upd_sq);
+                      float *g, double *upd_sq, int clear);
 
 #endif
