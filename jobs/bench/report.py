@@ -125,10 +125,21 @@ def scaling(g, models):
                   f"{floor(one) / floor(r):.2f} | {r['cpu_share']:.2f} |")
 
 
+def paired_ratios(g_rows, t_rows, model, label, mode):
+    """gradscope / torch samples/s of each repeat: run.sh runs gradscope's
+    i-th run of a configuration right before torch's i-th, so each pair is
+    minutes apart at most and shares the host's state."""
+    a = [r for r in g_rows if r["model"] == model and r["label"] == label and (mode is None or r["overlap"] == mode)]
+    b = [r for r in t_rows if r["model"] == model and r["label"] == label]
+    return [(x["batch"] / x["step"]) / (y["batch"] / y["step"]) for x, y in zip(a, b)]
+
+
 def main():
     out = sys.argv[1]
-    g = median_runs(read(os.path.join(out, "gradscope.tsv"), G_COLS), ("model", "label", "overlap"))
-    t = median_runs(read(os.path.join(out, "torch.tsv"), T_COLS), ("model", "label"))
+    g_rows = read(os.path.join(out, "gradscope.tsv"), G_COLS)
+    t_rows = read(os.path.join(out, "torch.tsv"), T_COLS)
+    g = median_runs(g_rows, ("model", "label", "overlap"))
+    t = median_runs(t_rows, ("model", "label"))
     g.sort(key=lambda r: (config_order(r["label"]), {2.0: 0, 0.0: 1, 1.0: 2}.get(r["overlap"], 0)))
     mib = 1 / 1048576
     print("## Performance\n")
@@ -191,14 +202,18 @@ def main():
     if t:
         print(f"\n### gradscope vs PyTorch (torch {t[0]['kernel']} kernel; 2x1 = DDP over gloo; "
               "gradscope 2x1 with the sharded optimizer, its default)\n")
-        print("| model | PxT | gradscope samples/s | torch samples/s | gradscope / torch |")
-        print("|---|---|---:|---:|---:|")
+        print("gradscope / torch = of the median rows; paired runs = the same ratio for each of the runs, its\n"
+              "gradscope run and the torch run right after it (minutes apart at most), lowest to highest.\n")
+        print("| model | PxT | gradscope samples/s | torch samples/s | gradscope / torch | paired runs |")
+        print("|---|---|---:|---:|---:|---|")
         for m in models:
             for lab in labels:
-                a, b = gs(m, lab, DEFAULT_2X1 if lab == "2x1" else None), ts(m, lab)
+                mode = DEFAULT_2X1 if lab == "2x1" else None
+                a, b = gs(m, lab, mode), ts(m, lab)
                 if a and b:
                     sa, sb = a["batch"] / a["step"], b["batch"] / b["step"]
-                    print(f"| {m} | {lab} | {sa:.0f} | {sb:.0f} | {sa / sb:.2f} |")
+                    pairs = " ".join(f"{x:.2f}" for x in sorted(paired_ratios(g_rows, t_rows, m, lab, mode)))
+                    print(f"| {m} | {lab} | {sa:.0f} | {sb:.0f} | {sa / sb:.2f} | {pairs} |")
 
     print("\n### 2 ranks against 1, and the allreduce hidden under backward\n")
     print("scaling = best 2x1 samples/s / 1x1; floors allow = 1x1 floor / 2x1 sharded floor (what the scaling\n"
