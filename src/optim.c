@@ -87,9 +87,10 @@ void optim_grad_sq_range(const gs_net *net, size_t lo, size_t hi, const float *g
 /* out[i] = in[0][at + i] + ... + in[P-1][at + i] for i in [0, n), added in
  * rank order (out may be in[q] + at), and the sum of squares of out: the
  * sum is made block by block in L1, and its squares are taken there, so
- * that the norms cost no pass over memory of their own. */
+ * that the norms cost no pass over memory of their own. With clear, every
+ * in[q] but in[self] is left zero there, block by block as it is read. */
 static inline __attribute__((always_inline)) double sum_ranks_sq(float *out, float *const *in, size_t at, int P,
-                                                                size_t n)
+                                                                size_t n, int clear, int self)
 {
     enum { BLOCK = 1024 };
     float acc[BLOCK] __attribute__((aligned(64)));
@@ -106,6 +107,9 @@ static inline __attribute__((always_inline)) double sum_ranks_sq(float *out, flo
             for (size_t j = 0; j < m; j++)
                 acc[j] += y[j];
         }
+        for (int q = 0; clear && q < P; q++)
+            if (q != self)
+                memset(in[q] + at + i, 0, m * sizeof(float));
         memcpy(out + i, acc, m * sizeof(float));
         sq += sum_sq(acc, m);
     }
@@ -114,15 +118,15 @@ static inline __attribute__((always_inline)) double sum_ranks_sq(float *out, flo
 
 GS_SIMD_CLONES
 void optim_sum_ranks_sq_range(const gs_net *net, size_t lo, size_t hi, float *out, float *const *in, int P,
-                              double *w_sq, double *b_sq)
+                              double *w_sq, double *b_sq, int clear, int self)
 {
     for (int l = 0; l < net->n_layers; l++) {
         const gs_layer *ly = &net->layer[l];
         size_t a, b;
         overlap_of(ly->w_off, (size_t)ly->n_out * ly->n_in, lo, hi, &a, &b);
-        w_sq[l] = sum_ranks_sq(out + (a - lo), in, a - lo, P, b - a);
+        w_sq[l] = sum_ranks_sq(out + (a - lo), in, a - lo, P, b - a, clear, self);
         overlap_of(ly->b_off, (size_t)ly->n_out, lo, hi, &a, &b);
-        b_sq[l] = sum_ranks_sq(out + (a - lo), in, a - lo, P, b - a);
+        b_sq[l] = sum_ranks_sq(out + (a - lo), in, a - lo, P, b - a, clear, self);
     }
 }
 
@@ -235,8 +239,6 @@ void optim_step_range(gs_net *net, const gs_config *cfg, double lr, double grad_
     default: SGD_LAYERS(1, 1, 1); break;
     }
 #undef SGD_LAYERS
-    /* all of it cleared: the next backward may add into it */
-    net->grads_zero = clear && g == net->grads && lo == 0 && hi == net->n_params;
 }
 
 void optim_step(gs_net *net, const gs_config *cfg, double lr, double grad_norm, double *upd_sq)

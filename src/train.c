@@ -296,6 +296,11 @@ int trainer_step(gs_trainer *t, int update)
      * all-reduced then unless shared memory assembles it more cheaply */
     const int P = t->dist.size, reduce_full = !t->shard || stats_step;
     const int allreduce = reduce_full && !t->node_shared, overlap = cfg->overlap && P > 1 && allreduce;
+    /* the gradient left zero for the next backward (net.h: grads_zero),
+     * where nothing reads it after the update: by the update, over the
+     * range it reads; sharded through shared memory, the reduce clears the
+     * other ranks' gradients at this rank's range as it reads them */
+    const int clear = update && !stats_step && (!t->shard || t->node_shared);
     watchdog_phase("backward", s->step);
     net_backward(net, t->X, n_local, overlap ? start_bucket : P == 1 ? norm_layer : NULL, t);
     t1 = gs_now();
@@ -310,7 +315,7 @@ int trainer_step(gs_trainer *t, int update)
             rc = dist_waitall(t->n_reqs, t->reqs);
         else if (allreduce)
             rc = dist_allreduce_sum_float(&t->dist, net->grads, net->n_params);
-        else if (!(rc = trainer_reduce_scatter(t)) && reduce_full)
+        else if (!(rc = trainer_reduce_scatter(t, clear)) && reduce_full)
             rc = trainer_allgather(t, 1);
         if (rc)
             return rc;
@@ -386,7 +391,8 @@ int trainer_step(gs_trainer *t, int update)
      * statistics below do not read it */
     if (apply)
         optim_step_range(net, cfg, t->last_lr, grad_norm, t->shard_lo, t->shard_hi, g,
-                         t->last_was_stats ? t->upd_sq : NULL, !t->shard && !t->last_was_stats);
+                         t->last_was_stats ? t->upd_sq : NULL, clear && !t->last_was_stats);
+    net->grads_zero = apply && clear && !t->last_was_stats;
     t0 = gs_now();
     t->timer[GS_T_UPDATE] += t0 - t1;
     if (apply && t->shard) { /* every rank's updated range to every rank (shared: visible to every rank) */
@@ -435,7 +441,7 @@ int trainer_step(gs_trainer *t, int update)
     return 0;
 }
 
-int trainer_reduce_scatter(gs_trainer *t)
+int trainer_reduce_scatter(gs_trainer *t, int clear)
 {
     if (!t->shard)
         return 0;
@@ -450,7 +456,7 @@ int trainer_reduce_scatter(gs_trainer *t)
     int rc = dist_shared_barrier(&t->dist, &t->shm); /* every rank's gradient is written */
     if (!rc) /* the sum and its norms in one pass */
         optim_sum_ranks_sq_range(net, t->shard_lo, t->shard_hi, g, t->grads_in_range, t->dist.size, t->w_sq,
-                                 t->b_sq);
+                                 t->b_sq, clear, t->dist.rank);
     return rc;
 }
 

@@ -33,9 +33,10 @@ void optim_grad_sq_range(const gs_net *net, size_t lo, size_t hi, const float *g
  * parameters [lo, hi) (out[0] and each in[q][0] belong to parameter lo; out
  * may be one of the in[q]), added in rank order; w_sq and b_sq as
  * optim_grad_sq_range gives for out, up to rounding (the squares are summed
- * block by block). */
+ * block by block). With clear, every in[q] but in[self] (out's) is left
+ * zero over the range as it is read (see gs_net.grads_zero). */
 void optim_sum_ranks_sq_range(const gs_net *net, size_t lo, size_t hi, float *out, float *const *in, int P,
-                              double *w_sq, double *b_sq);
+                              double *w_sq, double *b_sq, int clear, int self);
 
 /* Layer l only, from net->grads: w_sq[l] and b_sq[l], the same bits as
  * optim_grad_sq_range over the whole buffer gives. */
@@ -55,9 +56,8 @@ void optim_step(gs_net *net, const gs_config *cfg, double lr, double grad_norm, 
 /* The update of the parameters [lo, hi) only, with gradient g (g[0] belongs
  * to parameter lo); upd_sq gets each layer's part of the update's sum of
  * squares. `grad_norm` is the norm of the WHOLE gradient (for clipping).
- * With clear, g is left all zeros as the update reads it; when g is all of
- * net->grads, net->grads_zero is then set, so that the next backward adds
- * into it rather than have the BLAS clear it (net.h). Clear only where
+ * With clear, g is left all zeros as the update reads it; the caller sets
+ * net->grads_zero once all of net->grads is (net.h). Clear only where
  * nothing reads the gradient again before the next backward. */
 void optim_step_range(gs_net *net, const gs_config *cfg, double lr, double grad_norm, size_t lo, size_t hi,
                       float *g, double *upd_sq, int clear);

@@ -102,8 +102,11 @@ int trainer_step(gs_trainer *t, int update);
  * net->grads is scratch. allgather: every
  * rank's range of net->params (or, with `grads`, of the reduced net->grads)
  * to every rank; through shared memory the parameters are one copy, and
- * their allgather is only a barrier. Collective. */
-int trainer_reduce_scatter(gs_trainer *t);
+ * their allgather is only a barrier. Collective. With clear, the reduce
+ * through shared memory also leaves the other ranks' gradients zero at this
+ * rank's range as it reads them (a step whose update then clears the rank's
+ * own range, so that the next backward adds into zeros: net.h). */
+int trainer_reduce_scatter(gs_trainer *t, int clear);
 int trainer_allgather(gs_trainer *t, int grads);
 
 /* ckpt_read of a checkpoint into the network, the momentum, the history and

@@ -113,7 +113,7 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
             MPI_Barrier(d->comm);
             double t0 = gs_now();
             if (t.shard)
-                rc = trainer_reduce_scatter(&t) || trainer_allgather(&t, 0);
+                rc = trainer_reduce_scatter(&t, 1) || trainer_allgather(&t, 0); /* as a step without statistics */
             else
                 rc = dist_allreduce_sum_float(d, t.net->grads, t.net->n_params);
             if (rc)
@@ -124,9 +124,9 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
         MPI_Allreduce(MPI_IN_PLACE, &r->reduce_alone, 1, MPI_DOUBLE, MPI_MAX, d->comm);
     }
     /* the optimizer alone on this rank's range, as a step without statistics
-     * runs it (lr 0: the same memory traffic, the weights stay; unsharded,
-     * the gradient is cleared as it is read); sharded, the norms come with
-     * the reduce-scatter, timed above */
+     * runs it (lr 0: the same memory traffic, the weights stay; the range's
+     * gradient is cleared as it is read, except sharded over messages);
+     * sharded, the norms come with the reduce-scatter, timed above */
     double oa[5];
     for (int i = 0; i < 5; i++) {
         double t0 = gs_now();
@@ -134,7 +134,7 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
         if (!t.shard)
             optim_grad_sq_range(t.net, t.shard_lo, t.shard_hi, g, t.w_sq, t.b_sq);
         optim_step_range(t.net, &t.cfg, 0.0, optim_total_norm(t.w_sq, t.b_sq, t.net->n_layers), t.shard_lo,
-                         t.shard_hi, g, NULL, !t.shard);
+                         t.shard_hi, g, NULL, !t.shard || t.node_shared);
         oa[i] = gs_now() - t0;
     }
     r->opt_alone = bench_median(oa, 5);
