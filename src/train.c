@@ -478,8 +478,10 @@ int trainer_read_checkpoint(gs_trainer *t, const char *path, gs_train_state *st)
 {
     gs_net *net = t->net;
     float *params = net->params;
-    if (t->node_shared && t->dist.rank != 0)
+    if (t->node_shared && t->dist.rank != 0) {
         net->params = net->grads; /* the same layout; scratch between steps */
+        net->grads_zero = 0;
+    }
     int rc = ckpt_read(path, net, &t->hist, st);
     net->params = params;
     return rc;

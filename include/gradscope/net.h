@@ -44,9 +44,10 @@ typedef struct {
     float *momentum;     /* (n_params) */
     float *acts;         /* (max_batch * n_units) */
     float *delta[2];     /* (max_batch * max_width) each: dZ ping-pong for backward */
-    int grads_zero;      /* grads holds zeros (the update cleared it as it read it): the next
-                          * backward adds each dW into it (GEMM beta 1), which spares the BLAS
-                          * its own pass that clears C (beta 0) ahead of the product */
+    int grads_zero;      /* grads holds zeros (the trainer's update cleared it as it read it):
+                          * the next backward adds each dW into it (GEMM beta 1), which spares
+                          * the BLAS its own pass that clears C (beta 0) ahead of the product;
+                          * whatever else writes into grads must clear this flag */
 } gs_net;
 
 /* Activation statistics gathered during a forward pass (when requested):
