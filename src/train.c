@@ -387,7 +387,7 @@ int trainer_step(gs_trainer *t, int update)
 
     memset(t->upd_sq, 0, (size_t)L * sizeof(double));
     /* the update's norm only where the statistics use it; the gradient
-     * cleared as it is read where it is all of net->grads and the
+     * cleared as it is read where `clear` (above) says so and the
      * statistics below do not read it */
     if (apply)
         optim_step_range(net, cfg, t->last_lr, grad_norm, t->shard_lo, t->shard_hi, g,

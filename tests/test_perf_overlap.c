@@ -24,9 +24,11 @@
  *    reduce-scatter's pass): within 1e-9 where the gradients are the same
  *    bits, else within 1e-5;
  *  - the gradient that the update clears as it reads it, so that the next
- *    backward adds into it (GEMM beta 1; unsharded steps without
- *    statistics), against one the BLAS clears (beta 0; statistics every
- *    step, so nothing is cleared): bit-identical weights, momentum, losses
+ *    backward adds into it (GEMM beta 1; steps without statistics,
+ *    unsharded, or sharded through shared memory, whose reduce clears the
+ *    other ranks' ranges: compared with the replicated runs above), against
+ *    one the BLAS clears (beta 0; statistics every step, so nothing is
+ *    cleared): bit-identical weights, momentum, losses
  *    and norms, and the same statistics records at the steps both record
  *    (which read the gradient after the update: a gradient cleared on a
  *    statistics step would show in them).

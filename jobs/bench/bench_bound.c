@@ -6,7 +6,7 @@
  *
  * Per weight layer l (n_in, n_out), local batch b:
  *   forward  A_l (b, n_out)     = A_{l-1} (b, n_in) W_l^T        NoTrans/Trans, beta 1
- *   dW       dW_l (n_out, n_in) = dZ_l^T (n_out, b) A_{l-1}      Trans/NoTrans, beta 1 (unsharded)
+ *   dW       dW_l (n_out, n_in) = dZ_l^T (n_out, b) A_{l-1}      Trans/NoTrans, beta 1 (into a cleared gradient)
  *   dA       dA (b, n_in)       = dZ_l (b, n_out) W_l            NoTrans/NoTrans, beta 0 (l > 0)
  */
 #include "bench.h"
@@ -125,10 +125,10 @@ int bench_blas_bound(const gs_config *cfg, int b, const gs_dist *d, double *seco
         for (int l = 0; l < cfg_n_layers(cfg); l++) {
             const int n_in = cfg->sizes[l], n_out = cfg->sizes[l + 1];
             gemm_call fwd = { 0, 1, b, n_out, n_in, n_in, n_in, n_out, 1.0f, in, W, out };
-            /* dW with beta 1, as an unsharded step calls it (into the gradient
-             * its update cleared); a sharded step calls beta 0, and the BLAS
-             * then clears C in a pass of its own, which is no part of the
-             * product's time */
+            /* dW with beta 1, as a step calls it into the gradient its update
+             * cleared; after a statistics step, or sharded over messages, a
+             * step calls beta 0, and the BLAS then clears C in a pass of its
+             * own, which is no part of the product's time */
             gemm_call gw = { 1, 0, n_out, n_in, b, n_out, n_in, n_in, 1.0f, out, in, dW };
             gemm_call ga = { 0, 0, b, n_in, n_out, n_out, n_in, n_in, 0.0f, out, W, dA };
             total += time_gemm(&fwd, d);
