@@ -374,12 +374,14 @@ int cmd_train(int argc, char **argv)
 {
     const char *config = NULL, *resume_spec = NULL;
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    if (!sets) {
+        fprintf(stderr, "gradscope train: out of memory\n");
+        return GS_ERR_RUNTIME;
+    }
     int n_sets = 0, bad = 0;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") && i + 1 < argc)
-            sets[n_sets++] = argv[++i];
-        else if (!strncmp(argv[i], "--set=", 6))
-            sets[n_sets++] = argv[i] + 6;
+        if ((sets[n_sets] = cfg_set_arg(argc, argv, &i)))
+            n_sets++;
         else if (!strcmp(argv[i], "--resume") && i + 1 < argc)
             resume_spec = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

@@ -503,6 +503,15 @@ int cfg_load_string(gs_config *cfg, const char *text, const char *name)
     return load(cfg, text ? text : "", name ? name : "config", 0, NULL);
 }
 
+char *cfg_set_arg(int argc, char **argv, int *i)
+{
+    if (!strcmp(argv[*i], "--set") && *i + 1 < argc)
+        return argv[++*i];
+    if (!strncmp(argv[*i], "--set=", 6))
+        return argv[*i] + 6;
+    return NULL;
+}
+
 int cfg_load(gs_config *cfg, const char *path, int n_sets, char *const *sets)
 {
     if (!path)

@@ -54,12 +54,14 @@ static int cmd_config(int argc, char **argv)
         return GS_ERR_USAGE;
     }
     char **sets = calloc((size_t)argc, sizeof *sets);
+    if (!sets) {
+        fprintf(stderr, "gradscope config: out of memory\n");
+        return GS_ERR_RUNTIME;
+    }
     int n = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") && i + 1 < argc)
-            sets[n++] = argv[++i];
-        else if (!strncmp(argv[i], "--set=", 6)) /* as `gradscope train` takes it (the job scripts pass both the same) */
-            sets[n++] = argv[i] + 6;
+        if ((sets[n] = cfg_set_arg(argc, argv, &i)))
+            n++;
         else {
             fprintf(stderr, "gradscope config: unexpected argument '%s'\n", argv[i]);
             free(sets);

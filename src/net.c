@@ -205,7 +205,7 @@ void net_backward(gs_net *net, const float *X, int B, void (*on_layer)(void *ctx
             gs_sgemm(1, 0, ly->n_out, ly->n_in, B, 1.0f, dZ, ly->n_out, in, ly->n_in, beta, dW, ly->n_in);
             col_sums(dZ, B, ly->n_out, db);
         } else {
-            memset(dW, 0, ((size_t)ly->n_out * ly->n_in + ly->n_out) * sizeof(float));
+            memset(dW, 0, net_layer_size(ly) * sizeof(float));
         }
         if (on_layer)
             on_layer(ctx, l);

@@ -95,12 +95,11 @@ static int shared_buffers(gs_trainer *t)
     return 0;
 }
 
-/* Layer l's gradient (W then b, contiguous), and the number of buckets of
- * at most t->bucket_max floats that overlap reduces it in. */
-static size_t layer_grad_size(const gs_layer *ly) { return (size_t)ly->n_out * ly->n_in + ly->n_out; }
+/* The number of buckets of at most t->bucket_max floats that overlap
+ * reduces a layer's gradient in. */
 static int n_buckets(const gs_trainer *t, const gs_layer *ly)
 {
-    return (int)((layer_grad_size(ly) + t->bucket_max - 1) / t->bucket_max);
+    return (int)((net_layer_size(ly) + t->bucket_max - 1) / t->bucket_max);
 }
 
 int trainer_create(gs_trainer *t, const gs_config *cfg, const gs_dist *d)
@@ -230,7 +229,7 @@ static void start_bucket(void *ctx, int l)
 {
     gs_trainer *t = ctx;
     const gs_layer *ly = &t->net->layer[l];
-    const size_t n = layer_grad_size(ly);
+    const size_t n = net_layer_size(ly);
     for (size_t at = 0; at < n; at += t->bucket_max) {
         const size_t m = n - at < t->bucket_max ? n - at : t->bucket_max;
         if (dist_iallreduce_sum_float(&t->dist, t->net->grads + ly->w_off + at, m, &t->reqs[t->n_reqs]))

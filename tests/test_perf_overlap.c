@@ -93,12 +93,11 @@ static int train(const gs_dist *d, int overlap, int shard, int every, run_result
      * test lowered the limit (GRADSCOPE_TEST_BUCKET_FLOATS) to split layers */
     const char *tb = getenv("GRADSCOPE_TEST_BUCKET_FLOATS");
     if (tb && overlap && d->size > 1 && !t.shard) {
+        const size_t max = (size_t)atol(tb);
         size_t want = 0;
-        for (int l = 0; l < t.net->n_layers; l++) {
-            const size_t n = (size_t)t.net->layer[l].n_out * t.net->layer[l].n_in + t.net->layer[l].n_out;
-            want += (n + (size_t)atol(tb) - 1) / (size_t)atol(tb);
-        }
-        CHECK(t.bucket_max == (size_t)atol(tb) && (size_t)t.n_reqs == want && want > (size_t)t.net->n_layers,
+        for (int l = 0; l < t.net->n_layers; l++)
+            want += (net_layer_size(&t.net->layer[l]) + max - 1) / max;
+        CHECK(t.bucket_max == max && (size_t)t.n_reqs == want && want > (size_t)t.net->n_layers,
               "rank %d: %d buckets of at most %zu floats in the last step, expected %zu of at most %s", d->rank,
               t.n_reqs, t.bucket_max, want, tb);
     }

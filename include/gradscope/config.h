@@ -114,6 +114,11 @@ void cfg_defaults(gs_config *cfg);
  * unchanged. */
 int cfg_load(gs_config *cfg, const char *path, int n_sets, char *const *sets);
 
+/* The override that argv[*i] gives on a command line, as `--set K=V` or
+ * `--set=K=V` (every command takes both): "K=V", with *i moved to its last
+ * word; NULL when argv[*i] is no such option. */
+char *cfg_set_arg(int argc, char **argv, int *i);
+
 /* Parse INI text from memory (used for the config stored in a checkpoint). */
 int cfg_load_string(gs_config *cfg, const char *text, const char *name);
 

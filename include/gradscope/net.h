@@ -29,6 +29,10 @@ typedef struct {
     gs_init_spec init;
 } gs_layer;
 
+/* Parameters of one layer, W then b: contiguous in the flat buffers from
+ * w_off on (so also the size of its gradient bucket). */
+static inline size_t net_layer_size(const gs_layer *ly) { return (size_t)ly->n_out * ly->n_in + ly->n_out; }
+
 typedef struct {
     int n_layers;
     gs_layer layer[GS_MAX_LAYERS];
