@@ -150,6 +150,25 @@ static void accumulate(gs_act_acc *acc, const gs_layer *ly, int l, const float *
     sums[GS_ACT_NVAL] += (double)B * ly->n_out;
 }
 
+/* every row of A (B, n) = b. Row 0 from b, then rows [k, 2k) from rows
+ * [0, k): log2(B) copies, the larger ones of which the C library makes with
+ * string instructions that write whole cache lines without first reading
+ * them. A's lines are cold here (backward and the update ran since the last
+ * forward), and a copy per row stalls on reading each of them: D, 31
+ * layers of 128 x 256, 0.29-0.33 ms per step against 0.21-0.23 ms. */
+static void broadcast_rows(float *restrict A, const float *restrict b, int B, int n)
+{
+    if (B <= 0)
+        return;
+    const size_t row = (size_t)n * sizeof(float);
+    memcpy(A, b, row);
+    for (size_t have = 1; have < (size_t)B;) {
+        const size_t k = have < (size_t)B - have ? have : (size_t)B - have;
+        memcpy(A + have * n, A, k * row);
+        have += k;
+    }
+}
+
 /* Z_l = A_{l-1} W_l^T + b_l ;  A_l = f_l(Z_l), in place */
 const float *net_forward(gs_net *net, const float *X, int B, gs_act_acc *acc, float sat_threshold)
 {
@@ -159,8 +178,7 @@ const float *net_forward(gs_net *net, const float *X, int B, gs_act_acc *acc, fl
         const float *W = net->params + ly->w_off; /* (n_out, n_in) */
         const float *b = net->params + ly->b_off; /* (n_out) */
         float *A = net->acts + ly->a_off;         /* (B, n_out) */
-        for (int i = 0; i < B; i++)
-            memcpy(A + (size_t)i * ly->n_out, b, (size_t)ly->n_out * sizeof(float));
+        broadcast_rows(A, b, B, ly->n_out);
         gs_sgemm(0, 1, B, ly->n_out, ly->n_in, 1.0f, in, ly->n_in, W, ly->n_in, 1.0f, A, ly->n_out);
         act_forward(ly->act, A, (size_t)B * ly->n_out, net->leaky_slope);
         if (acc)
