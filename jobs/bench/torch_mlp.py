@@ -7,8 +7,13 @@ threads and OpenBLAS kernel, one training step timed at a time.
 
 --procs 2 runs DistributedDataParallel over gloo on localhost: each process
 gets half the global batch, as a gradscope rank does. The step time is the
-slowest process's, median over steps. Inputs are random N(0,1) batches
-prepared before timing (gradscope's data phase, by contrast, is timed).
+slowest process's, median over steps. Each step reads its batch as a
+gradscope step does, inside the timed step: the rows of a random
+permutation of a training set of --n-train rows (N(0,1) inputs, random
+labels; gradscope-bench's default is also 16384 rows), one epoch after the
+other; with --procs 2, each process its half of the global batch, as a
+DistributedSampler gives it. The permutation of each epoch is drawn outside
+the timed step.
 
 The OpenBLAS kernel is reported from the library torch loaded (Debian's torch
 calls the system OpenBLAS for float32 Linear): set OPENBLAS_CORETYPE and
@@ -65,13 +70,26 @@ def bench_model(name, args, rank, world):
         model = nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    g = torch.Generator().manual_seed(100 + rank)
-    batches = [(torch.randn(local, sizes[0], generator=g), torch.randint(0, sizes[-1], (local,), generator=g))
-               for _ in range(4)]
+    g = torch.Generator().manual_seed(100)  # (the same set and order on every process)
+    n = args.n_train
+    # NumPy gathers the rows into one batch buffer, allocated once, as
+    # gradscope does. A fresh tensor each step (torch's index_select, or
+    # NumPy's indexing) made some runs of S at 1 x 2 threads take 8 ms a
+    # step instead of about 1, for a reason not pinned down.
+    X = torch.randn(n, sizes[0], generator=g).numpy()
+    Y = torch.randint(0, sizes[-1], (n,), generator=g).numpy()
+    perm, at = None, n
+    xb, yb = X[:local].copy(), Y[:local].copy()  # the batch, gathered into in place
+    x, y = torch.from_numpy(xb), torch.from_numpy(yb)
     times = []
     for i in range(args.warmup + args.steps):
-        x, y = batches[i % len(batches)]
+        if at + world * local > n:  # a new epoch (a final partial batch is dropped)
+            perm, at = torch.randperm(n, generator=g).numpy(), 0
         t0 = time.perf_counter()
+        idx = perm[at + rank * local:at + (rank + 1) * local]
+        at += world * local
+        X.take(idx, axis=0, out=xb)
+        Y.take(idx, axis=0, out=yb)
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
@@ -118,6 +136,7 @@ def main():
     ap.add_argument("--procs", type=int, default=1)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=4)
+    ap.add_argument("--n-train", type=int, default=16384, help="rows of the training set (default 16384)")
     ap.add_argument("--tsv")
     ap.add_argument("--label")
     ap.add_argument("--port", type=int, default=29517)
