@@ -386,12 +386,14 @@ int trainer_step(gs_trainer *t, int update)
 
     memset(t->upd_sq, 0, (size_t)L * sizeof(double));
     /* the update's norm only where the statistics use it; the gradient
-     * cleared as it is read where `clear` (above) says so and the
-     * statistics below do not read it */
+     * cleared as it is read where `clear` (above) says so: never on a
+     * statistics step, and a non-finite step (whose statistics read the
+     * gradient too) applies nothing */
+    const int cleared = apply && clear;
     if (apply)
         optim_step_range(net, cfg, t->last_lr, grad_norm, t->shard_lo, t->shard_hi, g,
-                         t->last_was_stats ? t->upd_sq : NULL, clear && !t->last_was_stats);
-    net->grads_zero = apply && clear && !t->last_was_stats;
+                         t->last_was_stats ? t->upd_sq : NULL, cleared);
+    net->grads_zero = cleared;
     t0 = gs_now();
     t->timer[GS_T_UPDATE] += t0 - t1;
     if (apply && t->shard) { /* every rank's updated range to every rank (shared: visible to every rank) */
