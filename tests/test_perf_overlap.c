@@ -251,7 +251,7 @@ int main(int argc, char **argv)
                       "step %d, layer %d: gradient sum of squares %g, expected > 0", i, l, off.grad_sq[i][l]);
     }
     run_result *all[] = { &off, &on, &sh, &ring, &ring_on, &every };
-    for (int i = 0; i < 6; i++)
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         free(all[i]->params), free(all[i]->momentum), free(all[i]->rec);
     int fails = test_failures;
     MPI_Allreduce(MPI_IN_PLACE, &fails, 1, MPI_INT, MPI_MAX, d.comm);
