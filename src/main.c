@@ -23,7 +23,7 @@ static void usage(FILE *f)
                "  gradscope inspect CHECKPOINT|RUN_DIR [--json] [--step N]\n"
                "  gradscope convert idx IMAGES LABELS OUT.h5\n"
                "  gradscope config --doc | CONFIG [--set section.key=value]...\n"
-               "  gradscope blas\n"
+               "  gradscope blas [--check]\n"
                "  gradscope --version\n\n"
                "Run under mpirun for data-parallel training: mpirun -np 4 gradscope train run.ini\n",
             GS_VERSION);
@@ -85,9 +85,30 @@ static int cmd_config(int argc, char **argv)
     return 0;
 }
 
+/* `gradscope blas [--check]`: the kernel, why it runs, and whether its
+ * products are right; with --check the exit status says so (the kernel
+ * matrix, jobs/test_kernels.sh, tells an OpenBLAS fault from a gradscope
+ * one with it). */
+static int cmd_blas(int argc, char **argv)
+{
+    const int check_only = argc == 1 && !strcmp(argv[0], "--check");
+    const int help = argc == 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"));
+    if (help || argc > 1 || (argc == 1 && !check_only)) {
+        fprintf(help ? stdout : stderr, "usage: gradscope blas [--check]\n");
+        return help ? 0 : GS_ERR_USAGE;
+    }
+    int rc = gs_blas_check();
+    printf("kernel %s\nwhy    %s\nconfig %s\nthreads %d\ngemm   %s\n", gs_blas_corename(), gs_blas_kernel_reason(),
+           gs_blas_config(), gs_blas_threads(), rc ? gs_last_error() : "products agree with the reference");
+    return check_only && rc ? GS_ERR_RUNTIME : 0;
+}
+
 int main(int argc, char **argv)
 {
-    gs_blas_choose_kernel(argv);
+    if (gs_blas_choose_kernel(argv)) {
+        fprintf(stderr, "gradscope: %s\n", gs_last_error());
+        return GS_ERR_RUNTIME;
+    }
     /* HDF5 1.10.8 crashes in its exit handler (H5F__close_cb) on a file
      * whose H5Fclose failed, e.g. a checkpoint that hit ENOSPC or EFBIG:
      * the error was reported and the exit status chosen, so skip the
@@ -106,13 +127,8 @@ int main(int argc, char **argv)
         return cmd_convert(argc - 2, argv + 2);
     if (!strcmp(cmd, "config"))
         return cmd_config(argc - 2, argv + 2);
-    if (!strcmp(cmd, "blas")) {
-        printf("kernel %s\nconfig %s\nthreads %d\n", gs_blas_corename(), gs_blas_config(), gs_blas_threads());
-        if (getenv("GRADSCOPE_CORETYPE_SET"))
-            printf("note: OPENBLAS_CORETYPE=%s set by gradscope (the default kernel was %s)\n",
-                   getenv("OPENBLAS_CORETYPE"), getenv("GRADSCOPE_CORETYPE_SET"));
-        return 0;
-    }
+    if (!strcmp(cmd, "blas"))
+        return cmd_blas(argc - 2, argv + 2);
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("gradscope %s\n", GS_VERSION);
         return 0;

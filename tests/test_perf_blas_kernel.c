@@ -1,14 +1,20 @@
 /* test_perf_blas_kernel — gradscope runs on the fast OpenBLAS kernel and
- * says which one, and never overrides a kernel the user chose.
+ * says which one and why, never keeps a choice of its own whose products
+ * are wrong, and never overrides a kernel the user chose.
  *
  * With OPENBLAS_CORETYPE unset on a CPU with AVX-512 (AVX2) that this
  * OpenBLAS does not recognise (it falls back to a generic kernel, as Debian's
  * 0.3.21 does on family 6 model 207), `gradscope blas` and `gradscope train`
  * name SkylakeX (Haswell) and say that gradscope chose it; on a CPU it does
- * recognise, its own kernel is kept and no such note appears. With
- * OPENBLAS_CORETYPE=Prescott they name Prescott and say nothing about
- * choosing. Runs the real binary (GRADSCOPE_BIN); skips (77) on a CPU
- * with neither AVX-512 nor AVX2.
+ * recognise, its own kernel is kept and no such note appears. When
+ * gradscope's choice fails the GEMM check (made to, with the test-only
+ * GRADSCOPE_TEST_BROKEN_KERNEL), OpenBLAS's default is kept and the reason
+ * said. With OPENBLAS_CORETYPE=Prescott they name Prescott and say nothing
+ * about choosing. Runs the real binary (GRADSCOPE_BIN).
+ *
+ * It runs other kernels than the environment's, so it skips (77) where
+ * OPENBLAS_CORETYPE is set when it starts (a site sets it where other
+ * kernels are wrong or crash), and on a CPU with neither AVX-512 nor AVX2.
  */
 #define _GNU_SOURCE
 #include "test_util.h"
@@ -60,6 +66,12 @@ int main(void)
         fprintf(stderr, "GRADSCOPE_BIN is not set (run through ctest)\n");
         return 1;
     }
+    const char *site = getenv("OPENBLAS_CORETYPE");
+    if (site) {
+        printf("skipped: OPENBLAS_CORETYPE=%s is set (by the site or the kernel matrix); this test runs other "
+               "kernels, which only a machine without a set kernel allows\n", site);
+        return 77;
+    }
     __builtin_cpu_init();
     const char *fast = NULL;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
@@ -91,8 +103,8 @@ int main(void)
 
     /* What this OpenBLAS picks by itself (gradscope told to keep it). */
     char cmd[4096], want[128], deflt[64] = "";
-    snprintf(cmd, sizeof cmd, "env -u OPENBLAS_CORETYPE -u GRADSCOPE_CORETYPE_SET GRADSCOPE_KEEP_BLAS_KERNEL=1 "
-                              "'%s' blas 2>&1", bin);
+    snprintf(cmd, sizeof cmd, "env -u OPENBLAS_CORETYPE -u GRADSCOPE_CORETYPE_SET -u GRADSCOPE_CORETYPE_REJECTED "
+                              "GRADSCOPE_KEEP_BLAS_KERNEL=1 '%s' blas 2>&1", bin);
     int status = -1;
     char *out = capture(cmd, &status);
     if (!out || status != 0 || sscanf(out, "kernel %63s", deflt) != 1) {
@@ -110,25 +122,45 @@ int main(void)
     /* Unset: a generic default is replaced by `fast`, and gradscope says so;
      * a native default is kept, with no such note. */
     const char *expect_kernel = is_generic ? fast : deflt;
+    const char *unset = "env -u OPENBLAS_CORETYPE -u GRADSCOPE_CORETYPE_SET -u GRADSCOPE_KEEP_BLAS_KERNEL "
+                        "-u GRADSCOPE_CORETYPE_REJECTED";
     snprintf(want, sizeof want, "kernel %s\n", expect_kernel);
-    snprintf(cmd, sizeof cmd, "env -u OPENBLAS_CORETYPE -u GRADSCOPE_CORETYPE_SET -u GRADSCOPE_KEEP_BLAS_KERNEL "
-                              "'%s' blas 2>&1", bin);
-    expect(cmd, want, is_generic ? NULL : "set by gradscope");
+    snprintf(cmd, sizeof cmd, "%s '%s' blas 2>&1", unset, bin);
+    expect(cmd, want, is_generic ? NULL : "chosen by gradscope");
+    if (is_generic)
+        snprintf(want, sizeof want, "chosen by gradscope: OPENBLAS_CORETYPE was unset and OpenBLAS's default, %s, "
+                 "is generic", deflt);
+    else
+        snprintf(want, sizeof want, "why    OpenBLAS's choice for this CPU");
+    expect(cmd, want, NULL);
+    expect(cmd, "gemm   products agree with the reference", NULL);
+    snprintf(cmd, sizeof cmd, "%s '%s' train '%s' 2>&1", unset, bin, ini);
+    snprintf(want, sizeof want, "OpenBLAS kernel %s (%s", expect_kernel,
+             is_generic ? "chosen by gradscope" : "OpenBLAS's choice");
+    expect(cmd, want, is_generic ? NULL : "chosen by gradscope");
+
+    /* gradscope's choice computing wrong products: OpenBLAS's default stays */
     if (is_generic) {
-        snprintf(want, sizeof want, "OPENBLAS_CORETYPE=%s set by gradscope (the default kernel was %s)", fast, deflt);
+        snprintf(cmd, sizeof cmd, "%s GRADSCOPE_TEST_BROKEN_KERNEL=%s '%s' blas 2>&1", unset, fast, bin);
+        snprintf(want, sizeof want, "kernel %s\n", deflt);
+        expect(cmd, want, NULL);
+        snprintf(want, sizeof want, "OpenBLAS's default: gradscope's choice, %s, failed its GEMM check", fast);
         expect(cmd, want, NULL);
     }
-    snprintf(cmd, sizeof cmd, "env -u OPENBLAS_CORETYPE -u GRADSCOPE_CORETYPE_SET -u GRADSCOPE_KEEP_BLAS_KERNEL "
-                              "'%s' train '%s' 2>&1", bin, ini);
-    snprintf(want, sizeof want, "OpenBLAS kernel %s%s", expect_kernel, is_generic ? " (chosen by gradscope" : "");
-    expect(cmd, want, is_generic ? NULL : "chosen by gradscope");
+    /* blas --check says through its status whether the kernel's products are right */
+    snprintf(cmd, sizeof cmd, "env OPENBLAS_CORETYPE=Prescott GRADSCOPE_TEST_BROKEN_KERNEL=Prescott '%s' blas --check "
+             "> /dev/null 2>&1", bin);
+    CHECK(system(cmd) != 0, "blas --check exits 0 for a kernel whose check fails");
+    snprintf(cmd, sizeof cmd, "env OPENBLAS_CORETYPE=Prescott '%s' blas --check > /dev/null 2>&1", bin);
+    CHECK(system(cmd) == 0, "blas --check fails for Prescott, whose products are right");
 
     /* The user's (or site's) choice stands, and is named. */
     snprintf(cmd, sizeof cmd, "env -u GRADSCOPE_CORETYPE_SET OPENBLAS_CORETYPE=Prescott '%s' blas 2>&1", bin);
-    expect(cmd, "kernel Prescott", "set by gradscope");
+    expect(cmd, "kernel Prescott", "chosen by gradscope");
+    expect(cmd, "why    set by OPENBLAS_CORETYPE=Prescott", NULL);
     snprintf(cmd, sizeof cmd, "env -u GRADSCOPE_CORETYPE_SET OPENBLAS_CORETYPE=Prescott '%s' train '%s' 2>&1", bin,
              ini);
-    expect(cmd, "OpenBLAS kernel Prescott", "chosen by gradscope");
+    expect(cmd, "OpenBLAS kernel Prescott (set by OPENBLAS_CORETYPE=Prescott)", "chosen by gradscope");
 
     unlink(ini);
     rmdir(dir);

@@ -237,7 +237,10 @@ static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts
 
 int main(int argc, char **argv)
 {
-    gs_blas_choose_kernel(argv);
+    if (gs_blas_choose_kernel(argv)) {
+        fprintf(stderr, "gradscope-bench: %s\n", gs_last_error());
+        return GS_ERR_RUNTIME;
+    }
     bench_opts o = { .steps = 30, .warmup = 4, .threads = 1, .overlap_mode = 2, .shard_mode = 2, .n_train = 16384 };
     const char *models;
     const char **configs = calloc((size_t)argc, sizeof *configs);
