@@ -15,6 +15,7 @@
  */
 #include "gradscope/ckpt.h"
 #include "gradscope/common.h"
+#include "gradscope/provenance.h"
 #include "ckpt_internal.h"
 
 #include <errno.h>
@@ -234,6 +235,14 @@ static int w_root_attrs(const wfile *w, const gs_train_state *s)
         w_attr(w, "n_ranks", H5T_STD_I32LE, H5T_NATIVE_INT, &s->n_ranks) ||
         w_attr(w, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->seed) ||
         w_attr_str(w, "gradscope_version", GS_VERSION) || w_attr_str(w, "created", created))
+        return GS_ERR_RUNTIME;
+    /* (format_version 2) what the bits depend on: the writer's provenance */
+    gs_provenance p;
+    provenance_get(&p);
+    if (w_attr_str(w, "blas_kernel", p.blas_kernel) || w_attr_str(w, "blas_config", p.blas_config) ||
+        w_attr(w, "blas_threads", H5T_STD_I32LE, H5T_NATIVE_INT, &p.blas_threads) ||
+        w_attr_str(w, "cpu_model", p.cpu_model) || w_attr_str(w, "compiler", p.compiler) ||
+        w_attr_str(w, "build_type", p.build_type))
         return GS_ERR_RUNTIME;
     return 0;
 }

@@ -141,6 +141,19 @@ static int r_header(const rfile *r, gs_ckpt_info *info)
         if (r_attr_str(r, "gradscope_version", info->version, sizeof info->version, 0) ||
             r_attr_str(r, "created", info->created, sizeof info->created, 0))
             return GS_ERR_CKPT;
+        /* the writer's provenance: from format_version 2 on */
+        gs_provenance *p = &info->prov;
+        long long threads = 0;
+        if (v >= 2 && (r_attr_str(r, "blas_kernel", p->blas_kernel, sizeof p->blas_kernel, 1) ||
+                       r_attr_str(r, "blas_config", p->blas_config, sizeof p->blas_config, 1) ||
+                       r_attr_int(r, "blas_threads", &threads) ||
+                       r_attr_str(r, "cpu_model", p->cpu_model, sizeof p->cpu_model, 1) ||
+                       r_attr_str(r, "compiler", p->compiler, sizeof p->compiler, 1) ||
+                       r_attr_str(r, "build_type", p->build_type, sizeof p->build_type, 1)))
+            return GS_ERR_CKPT;
+        if (threads < 0 || threads > 1 << 20)
+            return r_fail(r, "attribute 'blas_threads' of / is %lld", threads);
+        p->blas_threads = (int)threads;
     }
     return 0;
 }

@@ -188,6 +188,16 @@ static int resume(gs_trainer *t, const char *spec)
         return rc;
     R0(t) printf("resume: %s (step %lld, epoch %lld, written by %d ranks)\n", path, (long long)st.step,
                  (long long)st.epoch + 1, st.n_ranks);
+    R0(t) { /* bit-identical continuation needs the same kernel and threads: say when they differ */
+        gs_ckpt_info info;
+        gs_provenance now;
+        char why[256];
+        provenance_get(&now);
+        if (ckpt_read_info(path, &info, NULL, NULL) == 0 && provenance_differs(&info.prov, &now, why, sizeof why))
+            fprintf(stderr, "gradscope: resume: warning: %s; the run continues, but not bit for bit as it would "
+                    "have on its own\n", why);
+        gs_clear_error();
+    }
     if (st.seed != t->cfg.seed) {
         R0(t) fprintf(stderr, "gradscope: resume: the checkpoint's seed %llu differs from the config's %llu\n",
                       (unsigned long long)st.seed, (unsigned long long)t->cfg.seed);
@@ -258,9 +268,14 @@ static int run(gs_trainer *t, const char *resume_spec)
     }
     R0(t) {
         const gs_data_info *di = data_info(t->train);
-        printf("gradscope %s: %d rank%s x %d BLAS thread%s, OpenBLAS kernel %s%s\n", GS_VERSION, t->dist.size,
+        printf("gradscope %s: %d rank%s x %d BLAS thread%s, OpenBLAS kernel %s (%s)\n", GS_VERSION, t->dist.size,
                t->dist.size > 1 ? "s" : "", gs_blas_threads(), gs_blas_threads() > 1 ? "s" : "",
-               gs_blas_corename(), getenv("GRADSCOPE_CORETYPE_SET") ? " (chosen by gradscope: OPENBLAS_CORETYPE was unset and the default kernel was generic)" : "");
+               gs_blas_corename(), gs_blas_kernel_reason());
+        if (gs_blas_check()) { /* a kernel set outside gradscope: its choice, said loudly */
+            fprintf(stderr, "gradscope: warning: %s; results cannot be trusted (unset OPENBLAS_CORETYPE, or set "
+                    "another kernel)\n", gs_last_error());
+            gs_clear_error();
+        }
         printf("model: %d layers, %zu parameters; data: %s, %lld rows x %d; batch %lld (global), %lld steps/epoch, "
                "%lld steps\n", t->net->n_layers, t->net->n_params, di->name, (long long)di->n_total, di->dim,
                (long long)cfg->batch_size, (long long)t->steps_per_epoch, (long long)t->total_steps);

@@ -161,6 +161,14 @@ static void print_text(const report *r)
            (long long)r->state.epoch, (long long)r->state.batch_in_epoch);
     printf("run         %d rank%s, seed %llu\n", r->state.n_ranks, r->state.n_ranks == 1 ? "" : "s",
            (unsigned long long)r->state.seed);
+    const gs_provenance *p = &in->prov;
+    if (p->blas_kernel[0])
+        printf("built       %s, %s; OpenBLAS kernel %s x %d thread%s per rank (%s); CPU %s\n", p->compiler,
+               p->build_type, p->blas_kernel, p->blas_threads, p->blas_threads == 1 ? "" : "s", p->blas_config,
+               p->cpu_model);
+    else
+        printf("built       not recorded (format %d: kernel, threads and CPU are recorded from format 2 on)\n",
+               in->format_version);
     printf("model       %d", in->n_in[0]);
     for (int l = 0; l < L; l++)
         printf("-%d", in->n_out[l]);
@@ -233,6 +241,23 @@ static void print_json(const report *r)
            "  \"seed\": %llu,\n",
            (long long)r->state.step, (long long)r->state.epoch, (long long)r->state.batch_in_epoch,
            r->state.n_ranks, (unsigned long long)r->state.seed);
+    const gs_provenance *p = &in->prov;
+    printf("  \"provenance\": ");
+    if (p->blas_kernel[0]) {
+        printf("{\"blas_kernel\": ");
+        json_str(p->blas_kernel);
+        printf(", \"blas_config\": ");
+        json_str(p->blas_config);
+        printf(", \"blas_threads\": %d, \"cpu_model\": ", p->blas_threads);
+        json_str(p->cpu_model);
+        printf(", \"compiler\": ");
+        json_str(p->compiler);
+        printf(", \"build_type\": ");
+        json_str(p->build_type);
+        printf("},\n");
+    } else {
+        printf("null,\n");
+    }
     printf("  \"model\": {\"sizes\": [%d", in->n_in[0]);
     for (int l = 0; l < L; l++)
         printf(", %d", in->n_out[l]);

@@ -112,7 +112,9 @@ static void check_raw(const char *path, const gs_config *cfg, const gs_net *net,
     if (F < 0)
         return;
     CHECK(!strcmp(attr_str(F, "format"), "gradscope-checkpoint"), "format attr");
-    CHECK(attr_int(F, "format_version") == 1, "format_version");
+    CHECK(attr_int(F, "format_version") == GS_CKPT_FORMAT_VERSION, "format_version");
+    CHECK(attr_str(F, "blas_kernel")[0] && attr_int(F, "blas_threads") >= 1 && attr_str(F, "compiler")[0],
+          "provenance attributes (format_version 2)");
     CHECK(attr_int(F, "step") == s->step, "step attr");
     CHECK(attr_int(F, "epoch") == s->epoch, "epoch attr");
     CHECK(attr_int(F, "batch_in_epoch") == s->batch_in_epoch, "batch_in_epoch attr");
@@ -287,13 +289,14 @@ int main(void)
     /* a newer format version is refused with a clear message */
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-    int two = 2;
-    H5Awrite(a, H5T_NATIVE_INT, &two);
+    int newer = GS_CKPT_FORMAT_VERSION + 1;
+    H5Awrite(a, H5T_NATIVE_INT, &newer);
     H5Aclose(a);
     H5Fclose(f);
     rc = ckpt_read(path, net2, &h2, &s2);
-    CHECK(rc == GS_ERR_CKPT && strstr(gs_last_error(), "format_version 2 was written by a newer gradscope"),
-          "newer version: %s", gs_last_error());
+    char want[64];
+    snprintf(want, sizeof want, "format_version %d was written by a newer gradscope", newer);
+    CHECK(rc == GS_ERR_CKPT && strstr(gs_last_error(), want), "newer version: %s", gs_last_error());
     CHECK(ckpt_verify(path) == GS_ERR_CKPT, "verify of a newer version");
 
     /* an HDF5 file that is not a checkpoint, and a file that is not HDF5 */

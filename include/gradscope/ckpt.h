@@ -10,10 +10,13 @@
 #include <stdint.h>
 #include "gradscope/config.h"
 #include "gradscope/net.h"
+#include "gradscope/provenance.h"
 #include "gradscope/stats.h"
 
 #define GS_CKPT_FORMAT "gradscope-checkpoint"
-#define GS_CKPT_FORMAT_VERSION 1
+/* 1: the first layout; 2: the writer's provenance as root attributes
+ * (provenance.h). Every older version stays readable. */
+#define GS_CKPT_FORMAT_VERSION 2
 
 /* Where training stands: everything besides parameters, momentum and history
  * that an exact resume needs. Data order and every random draw are pure
@@ -66,6 +69,7 @@ typedef struct {
     char init[GS_MAX_LAYERS][GS_NAME_MAX];  /* the weight's "init" attribute */
     char version[GS_NAME_MAX];              /* gradscope_version of the writer */
     char created[GS_NAME_MAX];              /* ISO-8601 UTC */
+    gs_provenance prov;                     /* the writer's (format_version >= 2; else empty) */
 } gs_ckpt_info;
 
 /* Read the header, layer table, state and (if hist is non-NULL) the
