@@ -6,6 +6,11 @@
 # 1e-5 of the gradient's standard deviation.
 # Also: --resume auto with no checkpoint starts fresh, and the resumed run's
 # history has no gap and no repeated step.
+# Why bitwise equality holds on any OpenBLAS kernel: both runs are this build
+# on this machine's kernel with the same BLAS threads (cores / ranks, the
+# same for the same rank count), so every GEMM has the same shapes and
+# splits, and the checkpoint holds the whole state. It would not hold across
+# kernels or thread counts (gradscope warns when a resume changes them).
 . "$(dirname "$0")/lib.sh"
 NP1=$1 NP2=$2
 write_config "$WORK/r.ini" <<INI

@@ -7,7 +7,8 @@
 #  3. the test releases the requeued job (StartTime=now instead of Slurm's
 #     120 s hold), the rerun sees SLURM_RESTART_COUNT=1, resumes and finishes;
 #  4. its final weights and momentum equal, bit for bit, those of the same
-#     config trained without interruption on 2 ranks.
+#     config trained without interruption on 2 ranks (same build, kernel,
+#     one BLAS thread per rank and rank count: the same GEMMs, on any kernel).
 #
 #   test_slurm_requeue.sh [mpirun|srun]   the launch mode (train.sbatch's GS_LAUNCH):
 #   mpirun forwards the script's USR1 to the ranks, srun does the same for its tasks

@@ -8,7 +8,10 @@
 #                                final weights must equal, bit for bit, those of
 #                                the same 2-rank run on one host (2-rank sums
 #                                are a+b on every rank whatever the transport,
-#                                so nothing but bitwise equality is acceptable)
+#                                so nothing but bitwise equality is acceptable;
+#                                the two "hosts" share this machine's build and
+#                                OpenBLAS kernel, as the nodes of a real job
+#                                must for bitwise results)
 #
 # Skips (77) when not root or network namespaces are unavailable. Everything
 # it creates is removed on exit; namespaces left by a killed earlier run (whose
