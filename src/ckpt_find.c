@@ -6,13 +6,11 @@
  */
 #include "gradscope/ckpt.h"
 #include "gradscope/common.h"
-#include "ckpt_internal.h"
+#include "ckpt_path.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void report_skip(const char *path)
 {
@@ -21,48 +19,6 @@ static void report_skip(const char *path)
     if (strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0)
         why += n + 2; /* the message already starts with the path */
     fprintf(stderr, "gradscope: skipping corrupt checkpoint %s: %s\n", path, why);
-}
-
-static int cmp_desc(const void *a, const void *b)
-{
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x < y) - (x > y);
-}
-
-long long *ckpt_list_steps(const char *dir, int remove_tmp, size_t *n_out)
-{
-    *n_out = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return NULL;
-    long long *steps = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    char p[GS_PATH_MAX + 300];
-    while ((e = readdir(d))) {
-        long long s;
-        size_t len = strlen(e->d_name);
-        if (remove_tmp && len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0 &&
-            strncmp(e->d_name, CKPT_PREFIX "_", 5) == 0) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p); /* a crashed write's .tmp: never a valid checkpoint */
-            continue;
-        }
-        if (!ckpt_parse_name(e->d_name, CKPT_PREFIX, &s))
-            continue;
-        if (n == cap) {
-            long long *q = realloc(steps, (cap = cap ? 2 * cap : 16) * sizeof *q);
-            if (!q)
-                break;
-            steps = q;
-        }
-        steps[n++] = s;
-    }
-    closedir(d);
-    if (n > 1)
-        qsort(steps, n, sizeof *steps, cmp_desc);
-    *n_out = n;
-    return steps;
 }
 
 int ckpt_find_latest(const char *dir, char *path, size_t path_size)

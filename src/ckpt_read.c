@@ -1,5 +1,6 @@
 /*
- * ckpt_read.c — reading, verifying and finding checkpoints.
+ * ckpt_read.c — reading and verifying checkpoints (finding the newest valid
+ * one is ckpt_find.c's).
  *
  * The reader trusts nothing in the file: every dataset's class, rank and
  * dims are checked against the layout (and the net) before anything is
@@ -10,7 +11,7 @@
  */
 #include "gradscope/ckpt.h"
 #include "gradscope/common.h"
-#include "ckpt_internal.h"
+#include "ckpt_path.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -471,6 +472,11 @@ int ckpt_read_info(const char *path, gs_ckpt_info *info, gs_history *hist, gs_tr
 
 int ckpt_read(const char *path, gs_net *net, gs_history *hist, gs_train_state *state)
 {
+    return ckpt_read_to(path, net, net->params, hist, state);
+}
+
+int ckpt_read_to(const char *path, gs_net *net, float *params, gs_history *hist, gs_train_state *state)
+{
     gs_ckpt_info *info = gs_malloc(1, sizeof *info, "checkpoint info");
     if (!info)
         return GS_ERR_RUNTIME;
@@ -496,7 +502,7 @@ int ckpt_read(const char *path, gs_net *net, gs_history *hist, gs_train_state *s
         }
         const hsize_t wd[2] = {(hsize_t)ly->n_out, (hsize_t)ly->n_in}, bd[1] = {(hsize_t)ly->n_out};
         const char *groups[2] = {"/model", "/optimizer/momentum"};
-        float *bufs[2] = {net->params, net->momentum};
+        float *bufs[2] = {params, net->momentum};
         for (int k = 0; k < 2 && !rc; k++) {
             snprintf(p, sizeof p, "%s/%s/weight", groups[k], base);
             rc = r_exact(&r, p, H5T_FLOAT, 2, wd, H5T_NATIVE_FLOAT, bufs[k] + ly->w_off);

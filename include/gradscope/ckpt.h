@@ -49,6 +49,9 @@ int ckpt_write(const char *dir, const char *tag, const gs_config *cfg, const gs_
  * checksums. Returns 0 or GS_ERR_CKPT with a message naming the file and
  * the dataset. */
 int ckpt_read(const char *path, gs_net *net, gs_history *hist, gs_train_state *state);
+/* The same with the parameters into `params` (n_params floats, the net's
+ * layout) instead of net->params. */
+int ckpt_read_to(const char *path, gs_net *net, float *params, gs_history *hist, gs_train_state *state);
 
 /* Read only the config text stored in a checkpoint (malloc'd, caller frees). */
 int ckpt_read_config(const char *path, char **text);

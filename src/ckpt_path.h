@@ -1,9 +1,11 @@
 /*
- * ckpt_internal.h — what ckpt.c (write) and ckpt_read.c (read, verify,
- * find) share: HDF5 error silencing and messages, and the file names.
+ * ckpt_path.h — what the checkpoint modules share (ckpt_path.c): the file
+ * names of a run directory, its listing, and HDF5 error silencing and
+ * messages. The modules form a chain, each using only those before it:
+ *   ckpt_path.c -> ckpt_write.c -> ckpt_read.c (read, verify) -> ckpt_find.c
  */
-#ifndef GRADSCOPE_CKPT_INTERNAL_H
-#define GRADSCOPE_CKPT_INTERNAL_H
+#ifndef GRADSCOPE_CKPT_PATH_H
+#define GRADSCOPE_CKPT_PATH_H
 
 #include <hdf5.h>
 #include <stddef.h>

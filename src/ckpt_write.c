@@ -1,5 +1,5 @@
 /*
- * ckpt.c — writing checkpoints (rank 0 only), atomically:
+ * ckpt_write.c — writing checkpoints (rank 0 only), atomically:
  *
  *   DIR/ckpt_<step>.h5.tmp   written, H5Fflush, H5Fclose, fsync
  *   rename -> DIR/ckpt_<step>.h5, fsync DIR
@@ -16,7 +16,7 @@
 #include "gradscope/ckpt.h"
 #include "gradscope/common.h"
 #include "gradscope/provenance.h"
-#include "ckpt_internal.h"
+#include "ckpt_path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,56 +27,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ---- shared with ckpt_read.c -------------------------------------------- */
-
-void ckpt_h5_silence(ckpt_h5_quiet *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-void ckpt_h5_restore(const ckpt_h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
-
-static herr_t why_cb(unsigned n, const H5E_error2_t *e, void *data)
-{
-    if (n == 0 && e->desc)
-        snprintf(data, 256, "%s", e->desc);
-    return 0;
-}
-
-const char *ckpt_h5_why(char *buf, size_t n)
-{
-    char desc[256] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, why_cb, desc);
-    /* the file drivers put strerror in "..., error message = 'No space left on device', ..." */
-    const char *m = strstr(desc, "error message = '");
-    if (m) {
-        m += strlen("error message = '");
-        const char *end = strchr(m, '\'');
-        snprintf(buf, n, "%.*s", end ? (int)(end - m) : (int)strlen(m), m);
-    } else {
-        snprintf(buf, n, "%s", desc[0] ? desc : "HDF5 error");
-    }
-    return buf;
-}
-
-int ckpt_parse_name(const char *name, const char *prefix, long long *step)
-{
-    size_t np = strlen(prefix);
-    if (strncmp(name, prefix, np) != 0 || name[np] != '_')
-        return 0;
-    const char *d = name + np + 1, *p = d;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    if (p == d || p - d > 18 || strcmp(p, ".h5") != 0)
-        return 0;
-    *step = strtoll(d, NULL, 10);
-    /* only the names ckpt_write makes: the step in %08lld, no other zeros */
-    char canon[64];
-    snprintf(canon, sizeof canon, "%08lld", *step);
-    return (size_t)(p - d) == strlen(canon) && strncmp(d, canon, (size_t)(p - d)) == 0;
-}
 
 /* ---- the file ----------------------------------------------------------- */
 
