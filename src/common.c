@@ -11,15 +11,49 @@
 
 static char gs_errbuf[1024];
 static int gs_errstatus;
+static gs_error_origin gs_errorigin;
+
+static int record(int status, gs_error_origin origin, const char *fmt, va_list ap)
+{
+    vsnprintf(gs_errbuf, sizeof gs_errbuf, fmt, ap);
+    gs_errstatus = status;
+    gs_errorigin = origin;
+    return status;
+}
 
 int gs_error(int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(gs_errbuf, sizeof gs_errbuf, fmt, ap);
+    record(status, GS_FROM_HERE, fmt, ap);
     va_end(ap);
-    gs_errstatus = status;
     return status;
+}
+
+int gs_error_elsewhere(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    record(status, GS_FROM_ANOTHER_RANK, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+int gs_error_broken(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    record(status, GS_FROM_BROKEN_MPI, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+gs_error_origin gs_last_error_origin(void) { return gs_errorigin; }
+
+int gs_error_mark_broken(void)
+{
+    gs_errorigin = GS_FROM_BROKEN_MPI;
+    return gs_last_status();
 }
 
 const char *gs_last_error(void) { return gs_errbuf[0] ? gs_errbuf : "unknown error"; }
@@ -30,6 +64,7 @@ void gs_clear_error(void)
 {
     gs_errbuf[0] = '\0';
     gs_errstatus = 0;
+    gs_errorigin = GS_FROM_HERE;
 }
 
 int gs_mul_size(size_t a, size_t b, size_t *out)

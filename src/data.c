@@ -454,7 +454,7 @@ int data_open(gs_data **out, const gs_config *cfg, const gs_dist *d, int which, 
     int agreed = dist_agree(d, st);
     if (agreed) {
         if (!st)
-            gs_error(agreed, "another rank failed to open the %s data (%s)", which ? "test" : "training",
+            gs_error_elsewhere(agreed, "another rank failed to open the %s data (%s)", which ? "test" : "training",
                      synthetic ? "synthetic" : path);
         data_free(ds);
         return agreed;

@@ -1,6 +1,7 @@
 /*
- * dist.c — the MPI layer. Every MPI call is checked; a failure becomes a
- * gs_error naming the call, never a silent hang.
+ * dist.c — the MPI layer: generic collectives, shared-memory windows and the
+ * agreement on errors. Every MPI call is checked; a failure becomes an error
+ * naming the call (of origin GS_FROM_BROKEN_MPI), never a silent hang.
  */
 #include "gradscope/dist.h"
 #include "gradscope/common.h"
@@ -20,7 +21,7 @@ static int mpi_check(int rc, const char *call)
     char msg[MPI_MAX_ERROR_STRING];
     int len = 0;
     MPI_Error_string(rc, msg, &len);
-    return gs_error(GS_ERR_RUNTIME, "%s failed: %s", call, msg);
+    return gs_error_broken(GS_ERR_RUNTIME, "%s failed: %s", call, msg);
 }
 
 int dist_init(int *argc, char ***argv, gs_dist *d)
@@ -110,42 +111,14 @@ int dist_iallreduce_sum_float(const gs_dist *d, float *buf, size_t n, MPI_Reques
                      "MPI_Iallreduce");
 }
 
-/* a[i] += b[i]: the sum b + a, which is a + b (IEEE addition commutes) */
-static void add_into(float *restrict a, const float *restrict b, size_t n)
+int dist_sendrecv_float(const gs_dist *d, const float *send, size_t n_send, int to, float *recv, size_t n_recv,
+                        int from, const char *what)
 {
-    for (size_t i = 0; i < n; i++)
-        a[i] += b[i];
-}
-
-static size_t piece_of(int count, size_t off)
-{
-    if ((size_t)count <= off)
-        return 0;
-    return (size_t)count - off < GS_RING_PIECE ? (size_t)count - off : GS_RING_PIECE;
-}
-
-int dist_reduce_scatter_ring(const gs_dist *d, float *buf, const int *counts, const int *displs, float *scratch)
-{
-    const int P = d->size, r = d->rank, next = (r + 1) % P, prev = (r + P - 1) % P;
-    /* every rank makes the same number of exchanges per step (the largest
-     * block's pieces), so that each send meets its receive, empty or not */
-    int max_count = 0;
-    for (int q = 0; q < P; q++)
-        max_count = counts[q] > max_count ? counts[q] : max_count;
-    for (int k = 0; k < P - 1; k++) {
-        const int sb = ((r - k - 1) % P + P) % P, rb = ((r - k - 2) % P + P) % P;
-        const float *send = buf + displs[sb];
-        float *acc = buf + displs[rb];
-        for (size_t off = 0; off < (size_t)max_count; off += GS_RING_PIECE) {
-            size_t ns = piece_of(counts[sb], off), nr = piece_of(counts[rb], off);
-            if (mpi_check(MPI_Sendrecv(send + off, (int)ns, MPI_FLOAT, next, 0, scratch, (int)nr, MPI_FLOAT, prev, 0,
-                                       d->comm, MPI_STATUS_IGNORE),
-                          "MPI_Sendrecv (gradient reduce-scatter)"))
-                return GS_ERR_RUNTIME;
-            add_into(acc + off, scratch, nr);
-        }
-    }
-    return 0;
+    char call[96];
+    snprintf(call, sizeof call, "MPI_Sendrecv (%s)", what);
+    return mpi_check(MPI_Sendrecv(send, (int)n_send, MPI_FLOAT, to, 0, recv, (int)n_recv, MPI_FLOAT, from, 0, d->comm,
+                                  MPI_STATUS_IGNORE),
+                     call);
 }
 
 int dist_shared_create(const gs_dist *d, size_t bytes, size_t node_bytes, gs_shared *sh)
@@ -173,7 +146,7 @@ int dist_shared_create(const gs_dist *d, size_t bytes, size_t node_bytes, gs_sha
                       (double)vfs.f_bavail * (double)vfs.f_frsize / 1048576.0, need / 1048576.0);
     int agreed = dist_agree(d, rc);
     if (agreed && !rc)
-        return gs_error(agreed, "another rank cannot make the shared window");
+        return gs_error_elsewhere(agreed, "another rank cannot make the shared window");
     if (agreed)
         return agreed;
     /* each rank's part may sit on its own NUMA node */
@@ -244,11 +217,11 @@ int dist_waitall(int n, MPI_Request *reqs)
 int dist_agree(const gs_dist *d, int status)
 {
     int agreed = status;
-    if (MPI_Allreduce(&status, &agreed, 1, MPI_INT, MPI_MAX, d->comm) != MPI_SUCCESS) {
-        fprintf(stderr, "gradscope: rank %d: MPI_Allreduce failed while agreeing on an error; aborting\n",
-                d->rank);
-        MPI_Abort(d->comm, status ? status : GS_ERR_RUNTIME);
-    }
+    if (MPI_Allreduce(&status, &agreed, 1, MPI_INT, MPI_MAX, d->comm) != MPI_SUCCESS)
+        return gs_error_broken(status ? status : GS_ERR_RUNTIME, "MPI_Allreduce failed while the ranks agreed on "
+                               "the status %d", status);
+    if (agreed && !status)
+        gs_error_elsewhere(agreed, "another rank failed (status %d)", agreed);
     return agreed;
 }
 

@@ -12,40 +12,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-gs_net *net_create(const gs_config *cfg, int max_batch)
+/* The layer table of cfg's network into net: shapes, offsets and widths.
+ * Returns 0 or GS_ERR_USAGE with a message. */
+static int layer_table(gs_net *net, const gs_config *cfg)
 {
     const int L = cfg_n_layers(cfg);
-    if (L < 1 || L > GS_MAX_LAYERS) {
-        gs_error(GS_ERR_USAGE, "model.layers: need 2 to %d sizes, got %d", GS_MAX_LAYERS + 1, cfg->n_sizes);
-        return NULL;
-    }
-    if (max_batch < 1)
-        max_batch = 1;
-    gs_net *net = gs_calloc(1, sizeof *net, "network");
-    if (!net)
-        return NULL;
+    if (L < 1 || L > GS_MAX_LAYERS)
+        return gs_error(GS_ERR_USAGE, "model.layers: need 2 to %d sizes, got %d", GS_MAX_LAYERS + 1, cfg->n_sizes);
     net->n_layers = L;
-    net->max_batch = max_batch;
-    net->leaky_slope = (float)cfg->leaky_slope;
-    net->output = cfg->output;
-
     size_t off = 0, units = 0;
     int width = 0;
     for (int l = 0; l < L; l++) {
         gs_layer *ly = &net->layer[l];
         ly->n_in = cfg->sizes[l];
         ly->n_out = cfg->sizes[l + 1];
-        if (ly->n_in < 1 || ly->n_out < 1) {
-            gs_error(GS_ERR_USAGE, "model.layers: layer %d has width 0", ly->n_in < 1 ? l : l + 1);
-            free(net);
-            return NULL;
-        }
+        if (ly->n_in < 1 || ly->n_out < 1)
+            return gs_error(GS_ERR_USAGE, "model.layers: layer %d has width 0", ly->n_in < 1 ? l : l + 1);
         size_t w;
-        if (gs_mul_size((size_t)ly->n_out, (size_t)ly->n_in, &w) || gs_add_size(off, w + ly->n_out, &off)) {
-            gs_error(GS_ERR_USAGE, "model.layers: the network has too many parameters");
-            free(net);
-            return NULL;
-        }
+        if (gs_mul_size((size_t)ly->n_out, (size_t)ly->n_in, &w) || gs_add_size(off, w + ly->n_out, &off))
+            return gs_error(GS_ERR_USAGE, "model.layers: the network has too many parameters");
         ly->w_off = off - w - ly->n_out;
         ly->b_off = off - ly->n_out;
         ly->unit_off = units;
@@ -59,11 +44,39 @@ gs_net *net_create(const gs_config *cfg, int max_batch)
     net->n_params = off;
     net->n_units = units;
     net->max_width = width;
+    return 0;
+}
+
+int net_param_count(const gs_config *cfg, size_t *n_params)
+{
+    gs_net *net = gs_calloc(1, sizeof *net, "network table");
+    int rc = net ? layer_table(net, cfg) : GS_ERR_RUNTIME;
+    *n_params = rc ? 0 : net->n_params;
+    free(net);
+    return rc;
+}
+
+gs_net *net_create(const gs_config *cfg, int max_batch, float *params, float *grads)
+{
+    if (max_batch < 1)
+        max_batch = 1;
+    gs_net *net = gs_calloc(1, sizeof *net, "network");
+    if (!net)
+        return NULL;
+    if (layer_table(net, cfg)) {
+        free(net);
+        return NULL;
+    }
+    const int L = net->n_layers;
+    const size_t off = net->n_params, units = net->n_units, width = (size_t)net->max_width;
+    net->max_batch = max_batch;
+    net->leaky_slope = (float)cfg->leaky_slope;
+    net->output = cfg->output;
     for (int l = 0; l < L; l++)
         net->layer[l].a_off = net->layer[l].unit_off * (size_t)max_batch;
 
     size_t n_acts, n_delta, n_floats, bytes;
-    if (gs_mul_size(units, (size_t)max_batch, &n_acts) || gs_mul_size((size_t)width, (size_t)max_batch, &n_delta)) {
+    if (gs_mul_size(units, (size_t)max_batch, &n_acts) || gs_mul_size(width, (size_t)max_batch, &n_delta)) {
         gs_error(GS_ERR_USAGE, "batch of %d rows is too large for this network", max_batch);
         free(net);
         return NULL;
@@ -85,8 +98,9 @@ gs_net *net_create(const gs_config *cfg, int max_batch)
         free(net);
         return NULL;
     }
-    net->params = gs_calloc(off, sizeof(float), "parameters");
-    net->grads = gs_calloc(off, sizeof(float), "gradients");
+    net->borrowed = params != NULL;
+    net->params = params ? params : gs_calloc(off, sizeof(float), "parameters");
+    net->grads = grads ? grads : gs_calloc(off, sizeof(float), "gradients");
     net->momentum = gs_calloc(off, sizeof(float), "momentum");
     net->acts = gs_calloc(n_acts, sizeof(float), "activations");
     net->delta[0] = gs_calloc(n_delta, sizeof(float), "backward buffer");
@@ -102,8 +116,10 @@ void net_free(gs_net *net)
 {
     if (!net)
         return;
-    free(net->params);
-    free(net->grads);
+    if (!net->borrowed) {
+        free(net->params);
+        free(net->grads);
+    }
     free(net->momentum);
     free(net->acts);
     free(net->delta[0]);
@@ -154,8 +170,8 @@ static void accumulate(gs_act_acc *acc, const gs_layer *ly, int l, const float *
  * [0, k): log2(B) copies, the larger ones of which the C library makes with
  * string instructions that write whole cache lines without first reading
  * them. A's lines are cold here (backward and the update ran since the last
- * forward), and a copy per row stalls on reading each of them: D, 31
- * layers of 128 x 256, 0.29-0.33 ms per step against 0.21-0.23 ms. */
+ * forward): a copy per row would stall on reading each of them
+ * (docs/performance.md). */
 static void broadcast_rows(float *restrict A, const float *restrict b, int B, int n)
 {
     if (B <= 0)
@@ -208,8 +224,8 @@ void net_backward(gs_net *net, const float *X, int B, void (*on_layer)(void *ctx
 {
     /* into zeros, dZ^T A + 1 * 0 has the bits of dZ^T A + 0 * C: the BLAS
      * adds its product to C either way, but for beta 0 it first clears C
-     * in a pass of its own that waits on memory for every line (D: 0.4 ms
-     * of a 15 ms step; README, Performance) */
+     * in a pass of its own that waits on memory for every line
+     * (docs/performance.md) */
     const float beta = net->grads_zero ? 1.0f : 0.0f;
     net->grads_zero = 0;
     int cur = 0;

@@ -4,6 +4,7 @@
  */
 #include "gradscope/optim.h"
 #include "gradscope/common.h"
+#include "sum_sq.h"
 
 #include <math.h>
 #include <string.h>
@@ -32,43 +33,10 @@ double optim_lr(const gs_config *cfg, int64_t step, int64_t total_steps)
  * scalar code (no fused multiply-add), so ranks on nodes with different
  * instruction sets still update their replicas of the weights identically. */
 
-/* sum x_i^2 in double. One stream of loads does not reach the memory
- * bandwidth of this kind of machine (12 GB/s measured for 40 MB, against
- * 25 GB/s for eight), so the array is read as eight consecutive chunks at
- * once, each summed in eight lanes: 64 independent partial sums, which also
- * hide the latency of the adds. The order of the sums is fixed by the code,
- * so every ISA clone returns the same bits. */
-enum { SQ_STREAMS = 8, SQ_LANES = 8 };
-static inline __attribute__((always_inline)) double sum_sq(const float *restrict x, size_t n)
-{
-    const size_t q = n / (SQ_STREAMS * SQ_LANES) * SQ_LANES; /* elements per chunk */
-    double part[SQ_STREAMS * SQ_LANES] = { 0 };
-    for (size_t i = 0; i < q; i += SQ_LANES)
-        for (int s = 0; s < SQ_STREAMS; s++)
-            for (int k = 0; k < SQ_LANES; k++)
-                part[s * SQ_LANES + k] += (double)x[s * q + i + k] * x[s * q + i + k];
-    for (size_t i = SQ_STREAMS * q; i < n; i++)
-        part[i % SQ_LANES] += (double)x[i] * x[i];
-    for (int width = SQ_STREAMS * SQ_LANES / 2; width > 0; width /= 2)
-        for (int k = 0; k < width; k++)
-            part[k] += part[k + width];
-    return part[0];
-}
-
 GS_SIMD_CLONES
 double optim_sum_sq(const float *x, size_t n)
 {
     return sum_sq(x, n);
-}
-
-/* The part [*a, *b) of [x, x + n) that lies in [lo, hi); [lo, lo) when
- * none does, so that g + (*a - lo) always points into the range's gradient. */
-static inline void overlap_of(size_t x, size_t n, size_t lo, size_t hi, size_t *a, size_t *b)
-{
-    *a = x > lo ? x : lo;
-    *b = x + n < hi ? x + n : hi;
-    if (*b <= *a)
-        *a = *b = lo;
 }
 
 GS_SIMD_CLONES
@@ -81,52 +49,6 @@ void optim_grad_sq_range(const gs_net *net, size_t lo, size_t hi, const float *g
         w_sq[l] = sum_sq(g + (a - lo), b - a);
         overlap_of(ly->b_off, (size_t)ly->n_out, lo, hi, &a, &b);
         b_sq[l] = sum_sq(g + (a - lo), b - a);
-    }
-}
-
-/* out[i] = in[0][at + i] + ... + in[P-1][at + i] for i in [0, n), added in
- * rank order (out may be in[q] + at), and the sum of squares of out: the
- * sum is made block by block in L1, and its squares are taken there, so
- * that the norms cost no pass over memory of their own. With clear, every
- * in[q] but in[self] is left zero there, block by block as it is read. */
-static inline __attribute__((always_inline)) double sum_ranks_sq(float *out, float *const *in, size_t at, int P,
-                                                                size_t n, int clear, int self)
-{
-    enum { BLOCK = 1024 };
-    float acc[BLOCK] __attribute__((aligned(64)));
-    double sq = 0.0;
-    for (size_t i = 0; i < n; i += BLOCK) {
-        const size_t m = n - i < BLOCK ? n - i : BLOCK;
-        { /* (a block of its own: out, written below, may be in[0]) */
-            const float *restrict x = in[0] + at + i;
-            for (size_t j = 0; j < m; j++)
-                acc[j] = x[j];
-        }
-        for (int q = 1; q < P; q++) {
-            const float *restrict y = in[q] + at + i;
-            for (size_t j = 0; j < m; j++)
-                acc[j] += y[j];
-        }
-        for (int q = 0; clear && q < P; q++)
-            if (q != self)
-                memset(in[q] + at + i, 0, m * sizeof(float));
-        memcpy(out + i, acc, m * sizeof(float));
-        sq += sum_sq(acc, m);
-    }
-    return sq;
-}
-
-GS_SIMD_CLONES
-void optim_sum_ranks_sq_range(const gs_net *net, size_t lo, size_t hi, float *out, float *const *in, int P,
-                              double *w_sq, double *b_sq, int clear, int self)
-{
-    for (int l = 0; l < net->n_layers; l++) {
-        const gs_layer *ly = &net->layer[l];
-        size_t a, b;
-        overlap_of(ly->w_off, (size_t)ly->n_out * ly->n_in, lo, hi, &a, &b);
-        w_sq[l] = sum_ranks_sq(out + (a - lo), in, a - lo, P, b - a, clear, self);
-        overlap_of(ly->b_off, (size_t)ly->n_out, lo, hi, &a, &b);
-        b_sq[l] = sum_ranks_sq(out + (a - lo), in, a - lo, P, b - a, clear, self);
     }
 }
 

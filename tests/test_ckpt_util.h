@@ -30,7 +30,7 @@ static inline gs_net *tc_net(gs_config *cfg, int n_sizes, const int *sizes, gs_a
     cfg->dead_fraction = 0.5;
     cfg->symmetric_tol = 1e-6;
     cfg->keep = 3;
-    gs_net *net = net_create(cfg, 1);
+    gs_net *net = net_create(cfg, 1, NULL, NULL);
     if (!net) {
         fprintf(stderr, "FAIL net_create: %s\n", gs_last_error());
         exit(1);

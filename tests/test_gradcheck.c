@@ -73,7 +73,7 @@ static void check(gs_act act, gs_output out)
     c.output = out;
     c.init_std = 0.6;
     c.leaky_slope = 0.1;
-    gs_net *net = net_create(&c, B);
+    gs_net *net = net_create(&c, B, NULL, NULL);
     CHECK(net != NULL, "net_create");
     /* the reference takes each layer's function from the net: it must be the one under test */
     for (int l = 0; l < net->n_layers; l++)

@@ -139,7 +139,7 @@ static void run_case(const gs_dist *d, const char *overlap, const char *shard, i
     char text[1024];
     snprintf(text, sizeof text, ini, overlap, shard, stats_every);
     static gs_config cfg;
-    static gs_trainer t;
+    gs_trainer *t;
     int rc = cfg_load_string(&cfg, text, "noalloc");
     CHECK(rc == 0, "config: %s", gs_last_error());
     if (rc)
@@ -149,20 +149,20 @@ static void run_case(const gs_dist *d, const char *overlap, const char *shard, i
     if (rc)
         return;
     for (int i = 0; i < 3 && !rc; i++)
-        rc = trainer_step(&t, 1);
+        rc = trainer_step(t, 1);
     memset(n_calls, 0, sizeof n_calls);
     memset(example, 0, sizeof example);
     counting = 1;
     for (int i = 0; i < steps && !rc; i++)
-        rc = trainer_step(&t, 1);
+        rc = trainer_step(t, 1);
     counting = 0;
     CHECK(rc == 0, "trainer_step: %s", gs_last_error());
     long total = 0;
     for (int o = 0; o < N_ORIGINS; o++)
         total += n_calls[o];
     char where[128];
-    snprintf(where, sizeof where, "rank %d/%d, overlap %s, shard %s%s, stats every %d", d->rank, d->size, overlap,
-             shard, t.shard ? (t.node_shared ? " (shared memory)" : " (messages)") : "", stats_every);
+    snprintf(where, sizeof where, "rank %d/%d, overlap %s, shard %s (%s), stats every %d", d->rank, d->size, overlap,
+             shard, exchange_name(trainer_exchange(t)), stats_every);
     printf("%s: %d steps, %ld allocations (gradscope %ld, Open MPI %ld, OpenBLAS %ld, other %ld)\n", where, steps,
            total, n_calls[ORIGIN_OURS], n_calls[ORIGIN_MPI], n_calls[ORIGIN_BLAS], n_calls[ORIGIN_OTHER]);
     for (int o = 0; o < N_ORIGINS; o++)
@@ -176,7 +176,7 @@ static void run_case(const gs_dist *d, const char *overlap, const char *shard, i
           n_calls[ORIGIN_OTHER], example[ORIGIN_OTHER]);
     if (d->size == 1)
         CHECK(total == 0, "%s: no collective runs at 1 rank, yet the step allocated %ld times", where, total);
-    trainer_free(&t);
+    trainer_free(t);
 }
 
 int main(int argc, char **argv)

@@ -81,7 +81,7 @@ static int train(const gs_dist *d, int overlap, int shard, int every, run_result
     char text[1024];
     snprintf(text, sizeof text, ini, layers, overlap ? "true" : "false", shard ? "true" : "false", every);
     static gs_config cfg;
-    static gs_trainer t;
+    gs_trainer *t;
     int rc = cfg_load_string(&cfg, text, "overlap");
     CHECK(rc == 0, "config: %s", gs_last_error());
     if (rc)
@@ -90,49 +90,55 @@ static int train(const gs_dist *d, int overlap, int shard, int every, run_result
         CHECK(0, "trainer_create: %s", gs_last_error());
         return rc;
     }
+    const gs_net *net = trainer_net(t);
+    const gs_exchange *x = trainer_exchange(t);
+    const gs_history *hist = trainer_history(t);
     for (int i = 0; i < N_STEPS && !rc; i++) {
-        rc = trainer_step(&t, 1);
-        r->loss[i] = t.last_loss;
-        for (int l = 0; l < t.net->n_layers; l++)
-            r->grad_sq[i][l] = t.w_sq[l] + t.b_sq[l];
+        rc = trainer_step(t, 1);
+        r->loss[i] = trainer_last(t)->loss;
+        for (int l = 0; l < net->n_layers; l++)
+            r->grad_sq[i][l] = trainer_layer_grad_sq(t, l);
     }
     CHECK(rc == 0, "trainer_step: %s", gs_last_error());
     /* overlapped, the gradient went in buckets: one per layer, more where a
      * test lowered the limit (GRADSCOPE_TEST_BUCKET_FLOATS) to split layers */
     const char *tb = getenv("GRADSCOPE_TEST_BUCKET_FLOATS");
-    if (tb && overlap && d->size > 1 && !t.shard) {
+    const gs_exchange_caps caps = exchange_caps(x);
+    if (tb && overlap && d->size > 1 && !caps.sharded) {
         const size_t max = (size_t)atol(tb);
         size_t want = 0;
-        for (int l = 0; l < t.net->n_layers; l++)
-            want += (net_layer_size(&t.net->layer[l]) + max - 1) / max;
-        CHECK(t.bucket_max == max && (size_t)t.n_reqs == want && want > (size_t)t.net->n_layers,
+        for (int l = 0; l < net->n_layers; l++)
+            want += (net_layer_size(&net->layer[l]) + max - 1) / max;
+        CHECK(exchange_bucket_max(x) == max && (size_t)exchange_n_buckets(x) == want && want > (size_t)net->n_layers,
               "rank %d: %d buckets of at most %zu floats in the last step, expected %zu of at most %s", d->rank,
-              t.n_reqs, t.bucket_max, want, tb);
+              exchange_n_buckets(x), exchange_bucket_max(x), want, tb);
     }
     if (!rc) { /* sharded, each rank's momentum is current only in its own range */
-        rc = trainer_gather_optimizer(&t);
-        CHECK(rc == 0, "trainer_gather_optimizer: %s", gs_last_error());
+        rc = trainer_gather_state(t);
+        CHECK(rc == 0, "trainer_gather_state: %s", gs_last_error());
     }
-    CHECK(t.shard == (shard && d->size > 1), "rank %d: sharded %d, expected %d", d->rank, t.shard, shard && d->size > 1);
+    CHECK(caps.sharded == (shard && d->size > 1), "rank %d: sharded %d, expected %d", d->rank, caps.sharded,
+          shard && d->size > 1);
     const char *env = getenv("GRADSCOPE_SHARED_MEMORY");
-    const int want_shm = t.shard && d->node_size == d->size && !(env && !strcmp(env, "0"));
-    CHECK(t.node_shared == want_shm, "rank %d: shared memory %d, expected %d", d->rank, t.node_shared, want_shm);
-    r->n = t.net->n_params;
-    r->n_layers = t.net->n_layers;
-    r->n_rec_vals = (size_t)t.hist.n_rec * GS_N_STATS * (size_t)r->n_layers;
-    CHECK(t.hist.n_rec == N_STEPS / every, "rank %d: %lld statistics records, expected %d", d->rank,
-          (long long)t.hist.n_rec, N_STEPS / every);
+    const int want_shm = caps.sharded && d->node_size == d->size && !(env && !strcmp(env, "0"));
+    CHECK(caps.shared_params == want_shm, "rank %d: shared memory %d, expected %d (%s)", d->rank, caps.shared_params,
+          want_shm, exchange_description(x));
+    r->n = net->n_params;
+    r->n_layers = net->n_layers;
+    r->n_rec_vals = (size_t)hist->n_rec * GS_N_STATS * (size_t)r->n_layers;
+    CHECK(hist->n_rec == N_STEPS / every, "rank %d: %lld statistics records, expected %d", d->rank,
+          (long long)hist->n_rec, N_STEPS / every);
     r->params = malloc(r->n * sizeof(float));
     r->momentum = malloc(r->n * sizeof(float));
     r->rec = malloc(r->n_rec_vals * sizeof(float) + 1);
     if (r->params && r->momentum && r->rec) {
-        memcpy(r->params, t.net->params, r->n * sizeof(float));
-        memcpy(r->momentum, t.net->momentum, r->n * sizeof(float));
-        memcpy(r->rec, t.hist.rec, r->n_rec_vals * sizeof(float));
+        memcpy(r->params, net->params, r->n * sizeof(float));
+        memcpy(r->momentum, net->momentum, r->n * sizeof(float));
+        memcpy(r->rec, hist->rec, r->n_rec_vals * sizeof(float));
         /* each record's gradient norms are those of its step's gradient, which
          * the statistics read after the update: nothing cleared it first */
         const size_t L = (size_t)r->n_layers;
-        for (int64_t k = 0; k < t.hist.n_rec; k++)
+        for (int64_t k = 0; k < hist->n_rec; k++)
             for (size_t l = 0; l < L; l++) {
                 const double gw = r->rec[((size_t)k * GS_N_STATS + GS_ST_GRAD_NORM) * L + l],
                              gb = r->rec[((size_t)k * GS_N_STATS + GS_ST_BIAS_GRAD_NORM) * L + l],
@@ -142,7 +148,7 @@ static int train(const gs_dist *d, int overlap, int shard, int every, run_result
                       d->rank, (long long)(k * every), l, gw * gw + gb * gb, want);
             }
     }
-    trainer_free(&t);
+    trainer_free(t);
     CHECK(r->params && r->momentum && r->rec, "out of memory for the run's copies");
     return rc || !r->params || !r->momentum || !r->rec;
 }

@@ -82,7 +82,7 @@ static gs_net *make(gs_act act, gs_init_kind init, double std)
     }
     c.init_std = std;
     make_cfg = c;
-    gs_net *net = net_create(&c, N);
+    gs_net *net = net_create(&c, N, NULL, NULL);
     net_init_params(net, 42, 0.0);
     return net;
 }

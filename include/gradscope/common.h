@@ -5,6 +5,13 @@
  * Library functions never exit: they record one message with gs_error() and
  * return a non-zero gs_status. Only the driver (src/main.c and the cmd_*.c
  * files) turns a status into an exit code, and it does so on every MPI rank.
+ * Two named exceptions: the watchdog's exit from its own thread, and the
+ * driver's abort of the job when a collective broke (gs_error_broken).
+ *
+ * Every error also has an origin: this rank saw it (its message says what),
+ * another rank did and this one learned of it when the ranks agreed
+ * (dist_agree), or a collective failed, after which the ranks can agree on
+ * nothing more and only aborting the job ends every rank.
  */
 #ifndef GRADSCOPE_COMMON_H
 #define GRADSCOPE_COMMON_H
@@ -25,10 +32,24 @@ typedef enum {
     GS_STOPPED = 75      /* stopped by a signal after writing a checkpoint: requeue me (EX_TEMPFAIL) */
 } gs_status;
 
+typedef enum {
+    GS_FROM_HERE,         /* this rank saw the error */
+    GS_FROM_ANOTHER_RANK, /* this rank only heard of it in an agreement */
+    GS_FROM_BROKEN_MPI    /* a collective failed: abort the job */
+} gs_error_origin;
+
 /* Record the current error message (printf-style). Returns `status` so that
  * `return gs_error(GS_ERR_DATA, "...")` reads naturally. The message is
- * kept until the next call; gs_last_error() returns it. */
+ * kept until the next call; gs_last_error() returns it. Its origin is
+ * GS_FROM_HERE; gs_error_elsewhere and gs_error_broken record the others. */
 int gs_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int gs_error_elsewhere(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int gs_error_broken(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+gs_error_origin gs_last_error_origin(void);
+/* The current error, whatever it was, leaves the ranks out of step (a
+ * collective call that one rank reached and another did not): its origin
+ * becomes GS_FROM_BROKEN_MPI. Returns its status. */
+int gs_error_mark_broken(void);
 const char *gs_last_error(void);
 /* The status recorded with that message (GS_ERR_RUNTIME if none), for
  * functions that return a pointer and NULL on failure. */

@@ -28,20 +28,12 @@ int dist_allreduce_sum_double(const gs_dist *d, double *buf, size_t n); /* in pl
  * at most GS_IALLREDUCE_MAX floats (an MPI count is an int). */
 #define GS_IALLREDUCE_MAX ((size_t)1 << 30)
 int dist_iallreduce_sum_float(const gs_dist *d, float *buf, size_t n, MPI_Request *req);
-/* The optimizer's sharding: rank q owns counts[q] floats of the flat buffer
- * from displs[q] on (the ranges are consecutive, in rank order).
- *
- * dist_reduce_scatter_ring: a ring reduce-scatter in place. Afterwards
- * buf[displs[me] .. + counts[me]) holds the SUM over ranks of that range,
- * and the rest of buf holds partial sums. P - 1 steps; in step k rank r
- * sends its running sum of block (r - k - 1) mod P to rank r + 1 and adds
- * block (r - k - 2) mod P from rank r - 1 into its own, in pieces of
- * GS_RING_PIECE floats through `scratch` (GS_RING_PIECE floats).
- * (Open MPI 4.1's MPI_Reduce_scatter took 31 ms for 10M floats between 2
- * ranks here, against 9 ms for MPI_Allreduce in pieces and 6 ms for this.)
- * dist_allgatherv_float: each rank's range of buf to every rank, in place. */
-#define GS_RING_PIECE ((size_t)1 << 18)
-int dist_reduce_scatter_ring(const gs_dist *d, float *buf, const int *counts, const int *displs, float *scratch);
+/* One exchange with two neighbours: n_send floats to rank `to`, n_recv
+ * from rank `from`; `what` names it in a message. */
+int dist_sendrecv_float(const gs_dist *d, const float *send, size_t n_send, int to, float *recv, size_t n_recv,
+                        int from, const char *what);
+/* Each rank's range of buf (rank q's: counts[q] floats from displs[q]) to
+ * every rank, in place. */
 int dist_allgatherv_float(const gs_dist *d, float *buf, const int *counts, const int *displs);
 
 /* Memory that every rank reads directly, when all the ranks share one node
@@ -63,11 +55,15 @@ int dist_shared_barrier(const gs_dist *d, gs_shared *sh);
 int dist_test(MPI_Request *req, int *done);
 int dist_waitall(int n, MPI_Request *reqs);
 
-/* Every rank passes its local status; every rank gets the largest. A rank
- * whose own status is non-zero should print gs_last_error() itself. */
+/* Every rank passes its local status; every rank gets the largest: the one
+ * function by which ranks agree on an error. A rank whose own status is
+ * non-zero should print gs_last_error() itself; a rank that passed 0 and
+ * gets a failure has it recorded as GS_FROM_ANOTHER_RANK. If the agreement's
+ * own reduction fails, the error is GS_FROM_BROKEN_MPI. */
 int dist_agree(const gs_dist *d, int status);
 
-/* End the whole job now (from a rank that cannot reach the next agreement). */
+/* End the whole job now: the driver's answer to a broken collective
+ * (GS_FROM_BROKEN_MPI), which no agreement can reach. */
 void dist_abort(const gs_dist *d, int code) __attribute__((noreturn));
 
 #endif

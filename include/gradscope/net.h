@@ -45,6 +45,7 @@ typedef struct {
 
     float *params;       /* (n_params) */
     float *grads;        /* (n_params) */
+    int borrowed;        /* params and grads belong to the caller of net_create (the exchange) */
     float *momentum;     /* (n_params) */
     float *acts;         /* (max_batch * n_units) */
     float *delta[2];     /* (max_batch * max_width) each: dZ ping-pong for backward */
@@ -64,10 +65,16 @@ typedef struct {
 enum { GS_ACT_SUM, GS_ACT_SUMSQ, GS_ACT_NSAT, GS_ACT_NVAL, GS_ACT_NSUMS };
 
 /* Build the layer table from the config and allocate every buffer for
- * batches of up to max_batch rows (max_batch >= 1). Returns NULL with
+ * batches of up to max_batch rows (max_batch >= 1). params and grads
+ * (n_params floats each, zero) are the caller's to lend, who frees them
+ * after net_free, or NULL: the net allocates its own. Returns NULL with
  * gs_error set on a bad shape or out of memory. */
-gs_net *net_create(const gs_config *cfg, int max_batch);
+gs_net *net_create(const gs_config *cfg, int max_batch, float *params, float *grads);
 void net_free(gs_net *net);
+
+/* The number of parameters of cfg's network, without building it: 0 or
+ * GS_ERR_USAGE with the message net_create would give. */
+int net_param_count(const gs_config *cfg, size_t *n_params);
 
 /* Initialize parameters from (seed); biases = cfg bias_init. */
 int net_init_params(gs_net *net, uint64_t seed, double bias_init);

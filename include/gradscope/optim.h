@@ -28,16 +28,6 @@ double optim_grad_norms(const gs_net *net, double *out_w_sq, double *out_b_sq);
  * parameter lo): w_sq and b_sq get each layer's part (0 outside). */
 void optim_grad_sq_range(const gs_net *net, size_t lo, size_t hi, const float *g, double *w_sq, double *b_sq);
 
-/* The sharded optimizer's reduce through shared memory and the norms of
- * its result in one pass: out[i] = in[0][i] + ... + in[P-1][i] over the
- * parameters [lo, hi) (out[0] and each in[q][0] belong to parameter lo; out
- * may be one of the in[q]), added in rank order; w_sq and b_sq as
- * optim_grad_sq_range gives for out, up to rounding (the squares are summed
- * block by block). With clear, every in[q] but in[self] (out's) is left
- * zero over the range as it is read (see gs_net.grads_zero). */
-void optim_sum_ranks_sq_range(const gs_net *net, size_t lo, size_t hi, float *out, float *const *in, int P,
-                              double *w_sq, double *b_sq, int clear, int self);
-
 /* Layer l only, from net->grads: w_sq[l] and b_sq[l], the same bits as
  * optim_grad_sq_range over the whole buffer gives. */
 void optim_layer_grad_sq(const gs_net *net, int l, double *w_sq, double *b_sq);

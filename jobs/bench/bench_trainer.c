@@ -12,36 +12,6 @@
 #include <string.h>
 #include <sys/resource.h>
 
-/* Bytes this rank needs by construction (net_create, data_open,
- * trainer_create): parts[0] parameters + gradients + momentum, [1]
- * activations and the two backward buffers, [2] data shards (training and
- * test, with their staging rows), [3] the trainer's input/target batch,
- * [4] per-unit statistics, the sharded optimizer's receive buffer and the
- * other ranks' shared gradient pages this rank reads. */
-static double estimate(const gs_trainer *t, double parts[5])
-{
-    const gs_net *net = t->net;
-    const gs_data_info *tr = data_info(t->train);
-    parts[0] = 3.0 * (double)net->n_params * sizeof(float);
-    parts[1] = ((double)net->n_units + 2.0 * net->max_width) * net->max_batch * sizeof(float);
-    parts[2] = (double)tr->rows_held * (tr->dim + tr->y_dim) * sizeof(float);
-    if (t->test) {
-        const gs_data_info *te = data_info(t->test);
-        parts[2] += (double)te->rows_held * (te->dim + te->y_dim) * sizeof(float);
-    }
-    parts[3] = (double)t->max_local * (tr->dim + tr->y_dim) * sizeof(float);
-    parts[4] = (double)net->n_units * sizeof(float) + (double)net->n_layers * 64 * sizeof(double) +
-               (t->shard ? (double)GS_RING_PIECE * sizeof(float) : 0.0);
-    /* sharded through shared memory, a rank reads the other ranks' gradients:
-     * over its own range in every reduce-scatter, and over theirs when a
-     * statistics step gathers the whole gradient. Pages its RSS counts,
-     * though the node holds them once (the node's one copy of the
-     * parameters is in parts[0]). */
-    if (t->node_shared)
-        parts[4] += 2.0 * (double)(net->n_params - (t->shard_hi - t->shard_lo)) * sizeof(float);
-    return parts[0] + parts[1] + parts[2] + parts[3] + parts[4];
-}
-
 static double cpu_seconds(void)
 {
     struct rusage ru;
@@ -50,20 +20,18 @@ static double cpu_seconds(void)
            1e-6 * ru.ru_stime.tv_usec;
 }
 
-static int step_checked(gs_trainer *t, int update)
+static int step_checked(gs_trainer *t, const gs_dist *d, int update)
 {
     int rc = trainer_step(t, update);
-    if (!rc && t->scalars[GS_SC_ERROR] > 0)
-        rc = GS_ERR_RUNTIME;
     if (rc)
-        fprintf(stderr, "gradscope-bench: rank %d: step %lld: %s\n", t->dist.rank, (long long)t->state.step,
+        fprintf(stderr, "gradscope-bench: rank %d: step %lld: %s\n", d->rank, (long long)trainer_state(t)->step,
                 gs_last_error());
     return rc;
 }
 
 int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, bench_result *r)
 {
-    static gs_trainer t;
+    gs_trainer *t;
     MPI_Barrier(d->comm);
     bench_reset_peak();
     r->rss_base = bench_proc_status("VmRSS");
@@ -78,45 +46,42 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
     double *gemm = calloc((size_t)n, sizeof(double));
     rc = dist_agree(d, step && phase && gemm ? 0 : GS_ERR_RUNTIME);
     for (int i = 0; !rc && i < o->warmup; i++)
-        rc = step_checked(&t, 1);
+        rc = step_checked(t, d, 1);
     const double cpu0 = cpu_seconds(), wall0 = gs_now();
     for (int i = 0; !rc && i < n; i++) {
         double before[GS_N_TIMERS];
-        memcpy(before, t.timer, sizeof before);
+        memcpy(before, trainer_timers(t), sizeof before);
         double g0 = bench_gemm_clock(), t0 = gs_now();
-        rc = step_checked(&t, 1);
+        rc = step_checked(t, d, 1);
         step[i] = gs_now() - t0;
         gemm[i] = bench_gemm_clock() - g0;
         for (int p = 0; p < GS_N_TIMERS; p++)
-            phase[(size_t)p * n + i] = t.timer[p] - before[p];
+            phase[(size_t)p * n + i] = trainer_timers(t)[p] - before[p];
     }
     r->cpu_share = (cpu_seconds() - cpu0) / ((gs_now() - wall0) * o->threads);
     /* a statistics step: forward with activation sums, norms, diagnosis; no update */
     double st[3];
     for (int i = 0; !rc && i < 3; i++) {
         double t0 = gs_now();
-        rc = step_checked(&t, 0);
+        rc = step_checked(t, d, 0);
         st[i] = gs_now() - t0;
     }
     if (rc) /* a failed step is a broken collective: no agreement is possible */
         dist_abort(d, rc);
     r->rss_peak = bench_proc_status("VmHWM");
-    r->rss_est = estimate(&t, r->rss_est_parts);
+    r->rss_est = trainer_memory(t, r->rss_est_parts);
 
-    /* the gradient's communication alone: the blocking allreduce (what
-     * overlap could hide), or (sharded) the reduce-scatter, which takes the
-     * norms of the rank's range, and the allgather */
+    /* the gradient's communication alone, as a step without statistics
+     * makes it: the all-reduce (what overlap could hide), or (sharded) the
+     * reduce-scatter, which takes the norms of the rank's range, and the
+     * allgather */
     r->reduce_alone = 0.0;
     if (d->size > 1) {
         double ra[5];
         for (int i = 0; i < 5; i++) {
             MPI_Barrier(d->comm);
             double t0 = gs_now();
-            if (t.shard)
-                rc = trainer_reduce_scatter(&t, 1) || trainer_allgather(&t, 0); /* as a step without statistics */
-            else
-                rc = dist_allreduce_sum_float(d, t.net->grads, t.net->n_params);
-            if (rc)
+            if ((rc = trainer_exchange_only(t)))
                 dist_abort(d, GS_ERR_RUNTIME);
             ra[i] = gs_now() - t0;
         }
@@ -124,17 +89,12 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
         MPI_Allreduce(MPI_IN_PLACE, &r->reduce_alone, 1, MPI_DOUBLE, MPI_MAX, d->comm);
     }
     /* the optimizer alone on this rank's range, as a step without statistics
-     * runs it (lr 0: the same memory traffic, the weights stay; the range's
-     * gradient is cleared as it is read, except sharded over messages);
-     * sharded, the norms come with the reduce-scatter, timed above */
+     * runs it (lr 0: the same memory traffic, the weights stay); sharded,
+     * the norms come with the reduce-scatter, timed above */
     double oa[5];
     for (int i = 0; i < 5; i++) {
         double t0 = gs_now();
-        float *g = t.net->grads + t.shard_lo;
-        if (!t.shard)
-            optim_grad_sq_range(t.net, t.shard_lo, t.shard_hi, g, t.w_sq, t.b_sq);
-        optim_step_range(t.net, &t.cfg, 0.0, optim_total_norm(t.w_sq, t.b_sq, t.net->n_layers), t.shard_lo,
-                         t.shard_hi, g, NULL, !t.shard || t.node_shared);
+        trainer_update_only(t, 0.0);
         oa[i] = gs_now() - t0;
     }
     r->opt_alone = bench_median(oa, 5);
@@ -157,11 +117,11 @@ int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, b
     r->rss_base = mem[1];
     r->rss_est = mem[2];
     r->batch = cfg->batch_size;
-    r->n_params = t.net->n_params;
+    r->n_params = trainer_net(t)->n_params;
     r->flops = bench_gemm_flops(cfg, cfg->batch_size);
     free(step);
     free(phase);
     free(gemm);
-    trainer_free(&t);
+    trainer_free(t);
     return 0;
 }

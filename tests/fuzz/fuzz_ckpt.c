@@ -21,7 +21,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     char *sets[] = {"model.layers=3, 5, 2", "model.activation=tanh", "data.synthetic=teacher"};
-    if (cfg_load(&cfg, NULL, 3, sets) != 0 || !(net = net_create(&cfg, 1))) {
+    if (cfg_load(&cfg, NULL, 3, sets) != 0 || !(net = net_create(&cfg, 1, NULL, NULL))) {
         fprintf(stderr, "fuzz_ckpt: %s\n", gs_last_error());
         abort();
     }

@@ -101,7 +101,7 @@ static void ckpt_seeds(const char *dir)
     char *sets[] = {"model.layers=3, 5, 2", "model.activation=tanh", "data.synthetic=teacher"};
     if (cfg_load(&cfg, NULL, 3, sets))
         die("cfg_load");
-    gs_net *net = net_create(&cfg, 1);
+    gs_net *net = net_create(&cfg, 1, NULL, NULL);
     if (!net || net_init_params(net, 1, 0.0))
         die("net_create");
     gs_history h;

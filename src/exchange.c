@@ -1,0 +1,171 @@
+/*
+ * exchange.c — choosing the gradient-exchange strategy, once, and the
+ * dispatch to the strategy's table (exchange.h). The strategies live in
+ * exchange_single.c, exchange_allreduce.c, exchange_ring.c and
+ * exchange_shm.c.
+ */
+#include "exchange_internal.h"
+#include "gradscope/common.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, size_t n_params, float **params,
+                    float **grads)
+{
+    *out = NULL;
+    *params = *grads = NULL;
+    gs_exchange *x = gs_calloc(1, sizeof *x, "gradient exchange");
+    int rc = dist_agree(d, x ? 0 : GS_ERR_RUNTIME);
+    if (rc) {
+        free(x);
+        return rc;
+    }
+    x->dist = *d;
+    x->cfg = cfg;
+    x->n_params = n_params;
+    x->lo = 0;
+    x->hi = n_params;
+    const int P = d->size;
+    /* MPI counts are int: a buffer of more than 2^31 parameters stays replicated */
+    const int shard = cfg->shard && P > 1 && n_params <= (size_t)INT_MAX;
+    if (P == 1) {
+        x->ops = &exchange_single_ops;
+        snprintf(x->description, sizeof x->description, "one rank: nothing to exchange");
+    } else if (!shard) {
+        x->ops = &exchange_allreduce_ops;
+        x->overlap = cfg->overlap;
+        snprintf(x->description, sizeof x->description, "%s",
+                 cfg->overlap ? "all-reduced per layer during backward, optimizer replicated"
+                              : "all-reduced after backward, optimizer replicated");
+    } else {
+        rc = exchange_shard_ranges(x);
+        if ((rc = dist_agree(d, rc))) {
+            exchange_free(x);
+            return rc;
+        }
+        char why[256] = "";
+        rc = d->node_size == d->size ? exchange_shm_try(x, params, grads, why, sizeof why) : 1;
+        if (rc == 0) {
+            snprintf(x->description, sizeof x->description,
+                     "optimizer sharded over the ranks, through shared memory");
+        } else if (rc == 1) { /* messages instead: not an error */
+            x->ops = &exchange_ring_ops;
+            x->overlap = cfg->overlap;
+            snprintf(x->description, sizeof x->description, "optimizer sharded over the ranks, ring of messages%s%s%s",
+                     why[0] ? " (no shared memory: " : "", why, why[0] ? ")" : "");
+        } else {
+            exchange_free(x);
+            return rc;
+        }
+    }
+    x->caps = x->ops->caps;
+    *out = x;
+    return 0;
+}
+
+int exchange_bind(gs_exchange *x, gs_net *net)
+{
+    x->net = net;
+    x->w_sq = gs_calloc((size_t)net->n_layers * 2, sizeof(double), "gradient norms");
+    int rc = !x->w_sq ? GS_ERR_RUNTIME : x->overlap ? buckets_create(x) : 0;
+    x->b_sq = x->w_sq ? x->w_sq + net->n_layers : NULL;
+    if (!rc && x->ops->bind)
+        rc = x->ops->bind(x);
+    return dist_agree(&x->dist, rc);
+}
+
+void exchange_free(gs_exchange *x)
+{
+    if (!x)
+        return;
+    if (x->ops && x->ops->free)
+        x->ops->free(x);
+    buckets_free(&x->buckets);
+    free(x->w_sq);
+    free(x->counts);
+    free(x);
+}
+
+gs_exchange_caps exchange_caps(const gs_exchange *x) { return x->caps; }
+const char *exchange_name(const gs_exchange *x)
+{
+    return x->ops == &exchange_allreduce_ops && x->overlap ? "overlap" : x->ops->name;
+}
+const char *exchange_description(const gs_exchange *x) { return x->description; }
+
+void exchange_range(const gs_exchange *x, size_t *lo, size_t *hi)
+{
+    *lo = x->lo;
+    *hi = x->hi;
+}
+
+void exchange_set_plan(gs_exchange *x, const gs_step_plan *plan)
+{
+    x->plan = *plan;
+    x->buckets.n_reqs = 0;
+    x->buckets.failed = 0;
+}
+
+void exchange_layer_done(void *ctx, int l)
+{
+    gs_exchange *x = ctx;
+    if (x->ops->layer_done)
+        x->ops->layer_done(x, l);
+}
+
+int exchange_reduce(gs_exchange *x, const double **w_sq, const double **b_sq)
+{
+    *w_sq = x->w_sq;
+    *b_sq = x->b_sq;
+    return x->ops->reduce(x);
+}
+
+int exchange_gather_grads(gs_exchange *x) { return x->ops->gather_grads ? x->ops->gather_grads(x) : 0; }
+int exchange_before_update(gs_exchange *x) { return x->ops->before_update ? x->ops->before_update(x) : 0; }
+int exchange_publish(gs_exchange *x, int applied) { return x->ops->publish ? x->ops->publish(x, applied) : 0; }
+
+int exchange_gather_state(gs_exchange *x, float *state)
+{
+    return x->ops->gather_state ? x->ops->gather_state(x, state) : 0;
+}
+
+float *exchange_param_sink(gs_exchange *x)
+{
+    if (x->caps.shared_params && x->dist.rank != 0) {
+        x->net->grads_zero = 0;
+        return x->net->grads; /* the same layout; scratch between steps */
+    }
+    return x->net->params;
+}
+
+int exchange_params_written(gs_exchange *x)
+{
+    return x->caps.shared_params ? exchange_before_update(x) : 0;
+}
+
+double exchange_extra_bytes(const gs_exchange *x) { return x->extra_bytes; }
+
+int exchange_n_buckets(const gs_exchange *x) { return x->buckets.n_reqs; }
+size_t exchange_bucket_max(const gs_exchange *x) { return x->buckets.bucket_max; }
+
+int exchange_shard_ranges(gs_exchange *x)
+{
+    const int P = x->dist.size;
+    const size_t n = x->n_params;
+    x->counts = gs_calloc((size_t)P * 2, sizeof(int), "optimizer shards");
+    if (!x->counts)
+        return GS_ERR_RUNTIME;
+    x->displs = x->counts + P;
+    for (int q = 0; q < P; q++) {
+        size_t lo = q ? (n * (size_t)q / (size_t)P) & ~(size_t)15 : 0;
+        size_t hi = q < P - 1 ? (n * (size_t)(q + 1) / (size_t)P) & ~(size_t)15 : n;
+        x->displs[q] = (int)lo;
+        x->counts[q] = (int)(hi - lo);
+    }
+    x->lo = (size_t)x->displs[x->dist.rank];
+    x->hi = x->lo + (size_t)x->counts[x->dist.rank];
+    return 0;
+}
