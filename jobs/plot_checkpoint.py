@@ -8,7 +8,7 @@ second axis, the eval accuracy. Bottom: log10 of each layer's weight-gradient
 norm (y: layer, x: the step of each stats record): vanishing gradients are a
 dark band at the bottom layers, exploding ones a bright band.
 
-Reads the layout documented in README.md ("Checkpoint layout") with h5py;
+Reads the layout documented in docs/checkpoint-format.md with h5py;
 runs with Debian's python3-h5py, python3-numpy and python3-matplotlib.
 """
 import argparse

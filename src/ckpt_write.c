@@ -11,7 +11,7 @@
  * dataset is chunked with the fletcher32 checksum filter, and the file uses
  * the HDF5 1.10 format, whose metadata blocks all carry checksums, so a
  * damaged file fails on read instead of resuming from garbage. The layout
- * is documented in README.md ("Checkpoint layout"); ckpt_read.c reads it.
+ * is documented in docs/checkpoint-format.md; ckpt_read.c reads it.
  */
 #include "gradscope/ckpt.h"
 #include "gradscope/common.h"

@@ -2,7 +2,7 @@
  * config.c — the run configuration. One table of keys (cfg_keys below) drives
  * everything: parsing of INI text (inih) and of `--set section.key=value`,
  * defaults, range checks, the effective config written as INI text, and the
- * key reference printed for the README. No key has code of its own; a key's
+ * key reference (docs/config.md). No key has code of its own; a key's
  * type decides how it is parsed (key_parse), checked (key_check) and written
  * (key_format).
  *

@@ -40,7 +40,7 @@ int stats_verdict_from_name(const char *name)
     return -1;
 }
 
-/* sqrt(a) / b with the conventions of the stats: 0/0 = 0, x/0 = inf. */
+/* num / den with the conventions of the stats: 0/0 = 0, x/0 = inf. */
 static double ratio_or_zero(double num, double den)
 {
     if (num == 0.0 && den == 0.0)

@@ -28,7 +28,7 @@ if(NOT GRADSCOPE_FUZZ) # the libFuzzer build defines these names itself
   endforeach()
 endif()
 
-# The failure table, row by row (README "Robustness"), and faults that must lose nothing.
+# The failure table, row by row (docs/robustness.md), and faults that must lose nothing.
 gs_script_test(failures test_failures.sh)
 gs_script_test(fault_resume test_fault_resume.sh)
 gs_script_test(shm_short test_shm_short.sh)

@@ -1,8 +1,8 @@
 /*
  * test_ckpt_roundtrip.c — write a checkpoint of a small net with
  * non-trivial parameters, momentum and histories, then read it back
- *   1. with the raw HDF5 C API by the documented path names (README
- *      "Checkpoint layout"), comparing every value exactly and checking
+ *   1. with the raw HDF5 C API by the documented path names
+ *      (docs/checkpoint-format.md), comparing every value exactly and checking
  *      that every dataset carries the fletcher32 filter, and
  *   2. with ckpt_read / ckpt_read_info / ckpt_read_config,
  * plus the readers' refusals: wrong shape, newer format, not a checkpoint.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The failure table (README "Robustness"): one check per row that the other
+# The failure table (docs/robustness.md): one check per row that the other
 # tests do not already make. Each row provokes one failure and checks the
 # exit status, a substring of the message, that it ended in time, that no
 # gradscope process is left (pgrep on this test's unique directory) and,

@@ -2,7 +2,7 @@
  * ckpt.h — HDF5 checkpoints: written by rank 0 only, atomically (NAME.h5.tmp,
  * fsync, rename, fsync of the directory, then the `latest` pointer), with
  * fletcher32 checksums on every dataset; read back for resume and inspect.
- * The layout is documented in README.md ("Checkpoint layout").
+ * The layout is documented in docs/checkpoint-format.md.
  */
 #ifndef GRADSCOPE_CKPT_H
 #define GRADSCOPE_CKPT_H

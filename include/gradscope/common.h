@@ -21,7 +21,7 @@
 
 #define GS_VERSION "0.1.0"
 
-/* Exit statuses of the gradscope command (documented in README.md). */
+/* Exit statuses of the gradscope command (the table in README.md). */
 typedef enum {
     GS_OK = 0,           /* success */
     GS_ERR_RUNTIME = 1,  /* unexpected failure: I/O, MPI, out of memory */

@@ -4,7 +4,7 @@
  *
  * Every key has a default, a range and a line of documentation in one table
  * (src/config.c); parsing, validation, the effective-config text stored in
- * checkpoints and the README's reference (`gradscope config --doc`) all read
+ * checkpoints and the reference in docs/config.md (`gradscope config --doc`) all read
  * that table. Unknown sections or keys are errors.
  */
 #ifndef GRADSCOPE_CONFIG_H
