@@ -25,6 +25,7 @@ typedef struct {
     hid_t file;
     const char *path;
     hsize_t size; /* bytes in the file */
+    int version;  /* its format_version */
 } rfile;
 
 static int r_fail(const rfile *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -137,8 +138,18 @@ static int r_header(const rfile *r, gs_ckpt_info *info)
                       v, GS_VERSION, GS_CKPT_FORMAT_VERSION);
     if (v < 1)
         return r_fail(r, "invalid format_version %lld", v);
+    ((rfile *)r)->version = (int)v;
     if (info) {
         info->format_version = (int)v;
+        /* what the layer table does not say: from format_version 3 on */
+        long long residual = 0;
+        snprintf(info->optimizer, sizeof info->optimizer, "sgd");
+        if (v >= 3 && (r_attr_int(r, "residual", &residual) ||
+                       r_attr_str(r, "optimizer", info->optimizer, sizeof info->optimizer, 1)))
+            return GS_ERR_CKPT;
+        if (residual < 0 || residual > GS_MAX_LAYERS)
+            return r_fail(r, "attribute 'residual' of / is %lld", residual);
+        info->residual = (int)residual;
         if (r_attr_str(r, "gradscope_version", info->version, sizeof info->version, 0) ||
             r_attr_str(r, "created", info->created, sizeof info->created, 0))
             return GS_ERR_CKPT;
@@ -288,10 +299,12 @@ static int r_layers(const rfile *r, gs_ckpt_info *info)
         snprintf(p, sizeof p, "/model/%s/weight", want);
         if ((rc = r_ds(r, p, H5T_FLOAT, 2, wd, &ds)))
             break;
-        for (int k = 0; k < 2; k++) {
-            const char *an = k == 0 ? "activation" : "init";
-            char *dst = k == 0 ? info->act[l] : info->init[l];
-            snprintf(dst, GS_NAME_MAX, "?");
+        char dropout[GS_NAME_MAX];
+        for (int k = 0; k < 4; k++) {
+            static const char *const an_of[4] = { "activation", "init", "norm", "dropout" };
+            const char *an = an_of[k];
+            char *dst = k == 0 ? info->act[l] : k == 1 ? info->init[l] : k == 2 ? info->norm[l] : dropout;
+            snprintf(dst, GS_NAME_MAX, "%s", k == 2 ? "none" : k == 3 ? "0" : "?");
             if (H5Aexists(ds, an) > 0) {
                 hid_t a = H5Aopen(ds, an, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
                 size_t len = t >= 0 ? H5Tget_size(t) : 0;
@@ -317,14 +330,19 @@ static int r_layers(const rfile *r, gs_ckpt_info *info)
                         info->n_out[l - 1]);
             break;
         }
-        snprintf(p, sizeof p, "/model/%s/bias", want);
-        if ((rc = r_ds(r, p, H5T_FLOAT, 1, bd, &ds)))
-            break;
-        H5Dclose(ds);
-        if (bd[0] != wd[0]) {
-            rc = r_fail(r, "%s has %llu entries, the weight %llu rows", p, (unsigned long long)bd[0],
-                        (unsigned long long)wd[0]);
-            break;
+        info->dropout[l] = strtof(dropout, NULL);
+        /* the vectors of the layer: bias; gamma and beta where normalized;
+         * the running statistics where batch-normalized */
+        static const char *const vec[5] = { "bias", "gamma", "beta", "running_mean", "running_var" };
+        const int n_vec = !strcmp(info->norm[l], "batch") ? 5 : !strcmp(info->norm[l], "layer") ? 3 : 1;
+        for (int k = 0; k < n_vec && !rc; k++) {
+            snprintf(p, sizeof p, "/model/%s/%s", want, vec[k]);
+            if ((rc = r_ds(r, p, H5T_FLOAT, 1, bd, &ds)))
+                break;
+            H5Dclose(ds);
+            if (bd[0] != wd[0])
+                rc = r_fail(r, "%s has %llu entries, the weight %llu rows", p, (unsigned long long)bd[0],
+                            (unsigned long long)wd[0]);
         }
     }
     free(names);
@@ -342,6 +360,12 @@ static int r_state(const rfile *r, gs_train_state *s)
         r_exact(r, "/state/seed", H5T_INTEGER, 1, one, H5T_NATIVE_UINT64, &s->seed) ||
         r_attr_int(r, "step", &attr_step))
         return GS_ERR_CKPT;
+    /* (before format 3: SGD, whose update does not count; its steps will do) */
+    s->opt_steps = s->step;
+    if (r->version >= 3 && r_exact(r, "/state/optimizer_steps", H5T_INTEGER, 1, one, H5T_NATIVE_INT64, &s->opt_steps))
+        return GS_ERR_CKPT;
+    if (s->opt_steps < 0 || s->opt_steps > s->step)
+        return r_fail(r, "/state/optimizer_steps is %lld at step %lld", (long long)s->opt_steps, (long long)s->step);
     if (s->step < 0 || s->epoch < 0 || s->batch_in_epoch < 0 || s->n_ranks < 1)
         return r_fail(r, "/state is invalid (step %lld, epoch %lld, batch %lld, n_ranks %d)", (long long)s->step,
                       (long long)s->epoch, (long long)s->batch_in_epoch, s->n_ranks);
@@ -377,7 +401,8 @@ static int r_history(const rfile *r, gs_history *h, int L)
             return r_fail(r, "%s has %llu entries but %s has %llu", eval_names[k], (unsigned long long)ne2,
                           eval_names[0], (unsigned long long)ne);
     }
-    for (int f = 0; f < GS_N_STATS; f++) {
+    const int n_fields = r->version >= 3 ? GS_N_STATS : GS_N_STATS_V2;
+    for (int f = 0; f < n_fields; f++) {
         char p[64];
         snprintf(p, sizeof p, "/history/stats/%s", stats_field_name(f));
         if (r_ds(r, p, H5T_FLOAT, 2, fd, &ds))
@@ -411,7 +436,8 @@ static int r_history(const rfile *r, gs_history *h, int L)
         if (ms < 0)
             return r_fail(r, "cannot set up reading /history/stats");
         int rc = 0;
-        for (int f = 0; f < GS_N_STATS && !rc; f++) {
+        memset(h->rec, 0, (size_t)nr * GS_N_STATS * (size_t)L * sizeof(float)); /* (fields an older file lacks) */
+        for (int f = 0; f < n_fields && !rc; f++) {
             const hsize_t start[3] = {0, (hsize_t)f, 0}, count[3] = {nr, 1, (hsize_t)L};
             char p[64];
             snprintf(p, sizeof p, "/history/stats/%s", stats_field_name(f));
@@ -484,8 +510,15 @@ int ckpt_read_to(const char *path, gs_net *net, float *params, gs_history *hist,
     ckpt_h5_silence(&q);
     rfile r;
     int rc = r_begin(&r, path, info);
+    const int adam = net->moment2 != NULL, file_adam = strcmp(info->optimizer, "sgd") != 0;
     if (!rc && info->n_layers != net->n_layers)
         rc = r_fail(&r, "has %d layers but the config makes %d", info->n_layers, net->n_layers);
+    if (!rc && info->residual != net->residual)
+        rc = r_fail(&r, "has residual blocks of %d layers but the config makes them %d ([model] residual)",
+                    info->residual, net->residual);
+    if (!rc && adam != file_adam)
+        rc = r_fail(&r, "holds the state of optimizer %s, which the config's %s cannot continue ([optimizer] type)",
+                    info->optimizer, adam ? "adam" : "sgd");
     for (int l = 0; l < net->n_layers && !rc; l++) {
         const gs_layer *ly = &net->layer[l];
         char base[64], p[96];
@@ -500,15 +533,28 @@ int ckpt_read_to(const char *path, gs_net *net, float *params, gs_history *hist,
                         cfg_act_name(ly->act));
             break;
         }
+        if (strcmp(info->norm[l], cfg_norm_name(ly->norm)) != 0) {
+            rc = r_fail(&r, "/model/%s has norm %s but the config makes it %s ([model] norm)", base, info->norm[l],
+                        cfg_norm_name(ly->norm));
+            break;
+        }
+        /* the parameters, then the optimizer's state in the same layout */
         const hsize_t wd[2] = {(hsize_t)ly->n_out, (hsize_t)ly->n_in}, bd[1] = {(hsize_t)ly->n_out};
-        const char *groups[2] = {"/model", "/optimizer/momentum"};
-        float *bufs[2] = {params, net->momentum};
-        for (int k = 0; k < 2 && !rc; k++) {
-            snprintf(p, sizeof p, "%s/%s/weight", groups[k], base);
-            rc = r_exact(&r, p, H5T_FLOAT, 2, wd, H5T_NATIVE_FLOAT, bufs[k] + ly->w_off);
-            snprintf(p, sizeof p, "%s/%s/bias", groups[k], base);
+        static const char *const names[4] = { "weight", "bias", "gamma", "beta" };
+        const size_t off[4] = { ly->w_off, ly->b_off, ly->g_off, ly->g_off + (size_t)ly->n_out };
+        const char *groups[3] = {"/model", adam ? "/optimizer/exp_avg" : "/optimizer/momentum", "/optimizer/exp_avg_sq"};
+        float *bufs[3] = {params, net->momentum, net->moment2};
+        for (int k = 0; k < (adam ? 3 : 2) && !rc; k++)
+            for (int t = 0; t < (ly->norm != GS_NORM_NONE ? 4 : 2) && !rc; t++) {
+                snprintf(p, sizeof p, "%s/%s/%s", groups[k], base, names[t]);
+                rc = r_exact(&r, p, H5T_FLOAT, t ? 1 : 2, t ? bd : wd, H5T_NATIVE_FLOAT, bufs[k] + off[t]);
+            }
+        if (ly->norm == GS_NORM_BATCH && !rc) {
+            snprintf(p, sizeof p, "/model/%s/running_mean", base);
+            rc = r_exact(&r, p, H5T_FLOAT, 1, bd, H5T_NATIVE_FLOAT, net->running + ly->r_off);
+            snprintf(p, sizeof p, "/model/%s/running_var", base);
             if (!rc)
-                rc = r_exact(&r, p, H5T_FLOAT, 1, bd, H5T_NATIVE_FLOAT, bufs[k] + ly->b_off);
+                rc = r_exact(&r, p, H5T_FLOAT, 1, bd, H5T_NATIVE_FLOAT, net->running + ly->r_off + ly->n_out);
         }
     }
     gs_train_state st;

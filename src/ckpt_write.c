@@ -205,7 +205,9 @@ static int w_state(const wfile *w, const gs_train_state *s)
         w_dataset(w, "/state/batch_in_epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, one, 0, H5S_ALL,
                   &s->batch_in_epoch, NULL) ||
         w_dataset(w, "/state/n_ranks", H5T_STD_I32LE, H5T_NATIVE_INT, 1, one, 0, H5S_ALL, &s->n_ranks, NULL) ||
-        w_dataset(w, "/state/seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, one, 0, H5S_ALL, &s->seed, NULL))
+        w_dataset(w, "/state/seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, one, 0, H5S_ALL, &s->seed, NULL) ||
+        w_dataset(w, "/state/optimizer_steps", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, one, 0, H5S_ALL, &s->opt_steps,
+                  NULL))
         return GS_ERR_RUNTIME;
     return 0;
 }
@@ -223,6 +225,36 @@ static int w_config(const wfile *w, const gs_config *cfg)
     return rc;
 }
 
+/* One layer's tensors of a buffer laid out as the parameters (the
+ * parameters themselves, or an optimizer state): GROUP/layer_NNN/weight,
+ * bias, and gamma and beta where the layer is normalized. */
+static int w_layer_tensors(const wfile *w, const char *group, const gs_layer *ly, int l, const float *buf,
+                           const char **weight_attrs)
+{
+    static const char *const names[4] = { "weight", "bias", "gamma", "beta" };
+    const size_t off[4] = { ly->w_off, ly->b_off, ly->g_off, ly->g_off + (size_t)ly->n_out };
+    const hsize_t wd[2] = {(hsize_t)ly->n_out, (hsize_t)ly->n_in}, vd[1] = {(hsize_t)ly->n_out};
+    for (int k = 0; k < (ly->norm != GS_NORM_NONE ? 4 : 2); k++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/" CKPT_LAYER_FMT "/%s", group, l, names[k]);
+        if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, k ? 1 : 2, k ? vd : wd, 0, H5S_ALL, buf + off[k],
+                      k ? NULL : weight_attrs))
+            return GS_ERR_RUNTIME;
+    }
+    return 0;
+}
+
+/* (format_version 3) what the layer table does not say: the residual
+ * blocks and the optimizer whose state the file holds */
+static int w_model_attrs(const wfile *w, const gs_config *cfg)
+{
+    const int residual = cfg->residual;
+    return w_attr(w, "residual", H5T_STD_I32LE, H5T_NATIVE_INT, &residual) ||
+                   w_attr_str(w, "optimizer", cfg_optimizer_name(cfg->optimizer))
+               ? GS_ERR_RUNTIME
+               : 0;
+}
+
 static int w_model(const wfile *w, const gs_net *net)
 {
     const int L = net->n_layers;
@@ -234,21 +266,29 @@ static int w_model(const wfile *w, const gs_net *net)
     }
     if (w_strings(w, "/model/layer_names", name_ptr, L))
         return GS_ERR_RUNTIME;
+    /* the parameters with their activation, init and norm, then the
+     * optimizer's state in the same layout: SGD's momentum, or Adam's two
+     * moments */
+    const int adam = net->moment2 != NULL;
     for (int l = 0; l < L; l++) {
         const gs_layer *ly = &net->layer[l];
-        const hsize_t wd[2] = {(hsize_t)ly->n_out, (hsize_t)ly->n_in}, bd[1] = {(hsize_t)ly->n_out};
-        const char *attrs[] = {"activation", cfg_act_name(ly->act), "init", cfg_init_name(ly->init.kind), NULL};
-        /* the parameters (with their activation and init), then the momentum, same layout */
-        const struct { const char *group; const float *buf; const char **attrs; } part[2] = {
-            { "/model", net->params, attrs }, { "/optimizer/momentum", net->momentum, NULL } };
-        for (int k = 0; k < 2; k++) {
-            char p[96];
-            snprintf(p, sizeof p, "%s/" CKPT_LAYER_FMT "/weight", part[k].group, l);
-            if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wd, 0, H5S_ALL, part[k].buf + ly->w_off,
-                          part[k].attrs))
+        char dropout[32];
+        snprintf(dropout, sizeof dropout, "%.9g", (double)ly->dropout);
+        const char *attrs[] = {"activation", cfg_act_name(ly->act), "init", cfg_init_name(ly->init.kind), "norm",
+                               cfg_norm_name(ly->norm), "dropout", dropout, NULL};
+        if (w_layer_tensors(w, "/model", ly, l, net->params, attrs) ||
+            w_layer_tensors(w, adam ? "/optimizer/exp_avg" : "/optimizer/momentum", ly, l, net->momentum, NULL) ||
+            (adam && w_layer_tensors(w, "/optimizer/exp_avg_sq", ly, l, net->moment2, NULL)))
+            return GS_ERR_RUNTIME;
+        if (ly->norm == GS_NORM_BATCH) {
+            const hsize_t vd[1] = {(hsize_t)ly->n_out};
+            char p[128];
+            snprintf(p, sizeof p, "/model/" CKPT_LAYER_FMT "/running_mean", l);
+            if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, vd, 0, H5S_ALL, net->running + ly->r_off, NULL))
                 return GS_ERR_RUNTIME;
-            snprintf(p, sizeof p, "%s/" CKPT_LAYER_FMT "/bias", part[k].group, l);
-            if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd, 0, H5S_ALL, part[k].buf + ly->b_off, NULL))
+            snprintf(p, sizeof p, "/model/" CKPT_LAYER_FMT "/running_var", l);
+            if (w_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, vd, 0, H5S_ALL,
+                          net->running + ly->r_off + ly->n_out, NULL))
                 return GS_ERR_RUNTIME;
         }
     }
@@ -328,7 +368,8 @@ static int write_file(const char *path, const gs_config *cfg, const gs_net *net,
         rc = w_fail(&w, "the file", "create");
         goto done;
     }
-    if ((rc = w_root_attrs(&w, state)) || (rc = w_config(&w, cfg)) || (rc = w_model(&w, net)) ||
+    if ((rc = w_root_attrs(&w, state)) || (rc = w_model_attrs(&w, cfg)) || (rc = w_config(&w, cfg)) ||
+        (rc = w_model(&w, net)) ||
         (rc = w_state(&w, state)) || (rc = w_history(&w, hist, net->n_layers)))
         goto done;
     if (H5Fflush(w.file, H5F_SCOPE_GLOBAL) < 0)
@@ -481,10 +522,11 @@ int ckpt_write(const char *dir, const char *tag, const gs_config *cfg, const gs_
         return gs_error(GS_ERR_RUNTIME, "ckpt: history has %d layers, the net %d", hist->n_layers, net->n_layers);
     if (!tag) {
         /* an incident record (tag) may hold NaN; a resume point must not */
-        const char *which[2] = {"parameters", "momentum"};
-        const float *bufs[2] = {net->params, net->momentum};
-        for (int k = 0; k < 2; k++) {
-            long long i = first_nonfinite(bufs[k], net->n_params);
+        const char *which[4] = {"parameters", "momentum", "second moment", "running statistics"};
+        const float *bufs[4] = {net->params, net->momentum, net->moment2, net->running};
+        const size_t n[4] = {net->n_params, net->n_params, net->n_params, net->n_running};
+        for (int k = 0; k < 4; k++) {
+            long long i = bufs[k] ? first_nonfinite(bufs[k], n[k]) : -1;
             if (i >= 0)
                 return gs_error(GS_ERR_NONFINITE,
                                 "ckpt: refusing to write a checkpoint at step %lld: %s[%lld] is %g "

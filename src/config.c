@@ -46,7 +46,7 @@ typedef struct {
     const char *set_text;      /* the --set being applied, or NULL */
     int known_origin;          /* 0 inside cfg_validate: where keys came from is unknown */
     int origin[CFG_N_KEYS];        /* > 0: line in the file; 0: default; -(i+1): sets[i] */
-    int n_given[CFG_N_KEYS];       /* entries given for T_ACTS / T_INITS */
+    int n_given[CFG_N_KEYS];       /* entries given for the per-layer lists (cfg_is_list) */
     /* reader state */
     const char *text, *next;
     int line;                  /* the line inih is processing */
@@ -253,7 +253,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
         const cfg_key *k = &cfg_keys[p->pending];
         size_t len = strlen(p->value);
         const char *sep = "";
-        if (k->type == T_SIZES || k->type == T_ACTS || k->type == T_INITS)
+        if (k->type == T_SIZES || cfg_is_list(k))
             sep = len == 0 ? "" : p->value[len - 1] == ',' ? " " : ", ";
         else if (k->type != T_STRING) {
             fail(p, p->line, "[%s] %s: this indented line continues the value of %s, which takes one value; "
@@ -385,34 +385,67 @@ static void resolve_lists(cfg_parse *p)
     int i_layers = cfg_key_index("model", "layers");
     for (int i = 0; i < CFG_N_KEYS && !p->err[0]; i++) {
         const cfg_key *k = &cfg_keys[i];
-        if (k->type != T_ACTS && k->type != T_INITS)
+        if (!cfg_is_list(k))
             continue;
         int *v = cfg_field_of(cfg, k);
-        int want = k->type == T_ACTS ? cfg->n_sizes - 2 : cfg->n_sizes - 1;
+        double *dv = cfg_field_of(cfg, k);
+        const int numbers = k->type == T_HIDDEN_DOUBLES;
+        int want = k->type == T_INITS ? cfg->n_sizes - 1 : cfg->n_sizes - 2;
         int given = p->n_given[i];
         if (given != 1 && given != want) {
             char ref[256], org[GS_PATH_MAX + 64], names[128];
             sbuf b = {names, sizeof names, 0, 0};
-            for (int j = 0; j < given; j++)
-                cfg_sb_printf(&b, "%s%s", j ? ", " : "", k->names[v[j]]);
-            const char *what = k->type == T_ACTS ? "hidden" : "weight";
-            char expect[64] = "one name, as there is no hidden layer";
+            for (int j = 0; j < given; j++) {
+                if (numbers)
+                    cfg_sb_printf(&b, "%s%g", j ? ", " : "", dv[j]);
+                else
+                    cfg_sb_printf(&b, "%s%s", j ? ", " : "", k->names[v[j]]);
+            }
+            const char *what = k->type == T_INITS ? "weight" : "hidden";
+            char expect[64];
+            snprintf(expect, sizeof expect, "one %s, as there is no hidden layer", numbers ? "value" : "name");
             if (want > 0)
-                snprintf(expect, sizeof expect, "one name for all, or %d", want);
+                snprintf(expect, sizeof expect, "one %s for all, or %d", numbers ? "value" : "name", want);
             fail_key(p, i, names, "%d entries for %d %s layers of %s (%s); expected %s", given, want, what,
                      key_ref(p, i_layers, ref, sizeof ref), origin_text(p, i_layers, org, sizeof org), expect);
             return;
         }
-        int first = v[0];
-        for (int j = 0; j < GS_MAX_LAYERS; j++) {
-            if (j < want)
-                v[j] = given == 1 ? first : v[j];
-            else if (k->type == T_ACTS && j == want)
-                v[j] = GS_ACT_IDENTITY;
-            else
-                v[j] = 0;
+        /* every entry from index 0, the output layer's (identity, no norm,
+         * no dropout) and zeros after */
+        if (numbers) {
+            double first = dv[0];
+            for (int j = 0; j < GS_MAX_LAYERS; j++)
+                dv[j] = j < want ? (given == 1 ? first : dv[j]) : 0.0;
+        } else {
+            int first = v[0];
+            for (int j = 0; j < GS_MAX_LAYERS; j++) {
+                if (j < want)
+                    v[j] = given == 1 ? first : v[j];
+                else if (k->type == T_ACTS && j == want)
+                    v[j] = GS_ACT_IDENTITY;
+                else
+                    v[j] = 0;
+            }
         }
         p->n_given[i] = want;
+    }
+}
+
+/* residual = K: the hidden-to-hidden weight layers 1 .. L-2 form blocks of
+ * K from layer 1 on; a block adds its input to its output, so the two must
+ * have the same width. */
+static void check_residual(const gs_config *cfg, cfg_parse *p)
+{
+    const int K = cfg->residual, L = cfg->n_sizes - 1;
+    int i_res = cfg_key_index("model", "residual"), i_layers = cfg_key_index("model", "layers");
+    char ref[256], org[GS_PATH_MAX + 64];
+    for (int first = 1; K > 0 && first + K - 1 <= L - 2 && !p->err[0]; first += K) {
+        const int last = first + K - 1;
+        if (cfg->sizes[first] != cfg->sizes[last + 1])
+            fail_key(p, i_res, NULL, "the block of weight layers %d to %d takes %d inputs and makes %d outputs (%s, "
+                     "%s); a block adds its input to its output, so expected equal widths, another K, or residual "
+                     "= 0", first, last, cfg->sizes[first], cfg->sizes[last + 1],
+                     key_ref(p, i_layers, ref, sizeof ref), origin_text(p, i_layers, org, sizeof org));
     }
 }
 
@@ -466,6 +499,22 @@ static void validate(const gs_config *cfg, cfg_parse *p)
     if (cfg->schedule == GS_SCHED_COSINE && cfg->min_lr > cfg->lr)
         fail_key(p, i_min, NULL, "is above %s (%s); expected min_lr <= lr for schedule = cosine",
                  key_ref(p, i_lr, ref, sizeof ref), origin_text(p, i_lr, org, sizeof org));
+    /* SGD's momentum has no meaning for Adam, whose beta1 takes its place
+     * (load() sets the default momentum to 0 under adam and adamw) */
+    int i_type = cfg_key_index("optimizer", "type");
+    const char *momentum_key = cfg->momentum != 0.0 ? "momentum" : cfg->nesterov ? "nesterov" : NULL;
+    if (cfg->optimizer != GS_OPT_SGD && momentum_key) {
+        int i_m = cfg_key_index("optimizer", momentum_key);
+        fail_key(p, i_m, NULL, "is SGD's; with %s (%s) beta1 takes its place: remove %s, or set [optimizer] type = sgd",
+                 key_ref(p, i_type, ref, sizeof ref), origin_text(p, i_type, org, sizeof org), momentum_key);
+    }
+    check_residual(cfg, p);
+    int i_norm = cfg_key_index("model", "norm"), i_batch = cfg_key_index("train", "batch_size");
+    for (int l = 0; l < cfg->n_sizes - 2 && !p->err[0]; l++)
+        if (cfg->norm[l] == GS_NORM_BATCH && cfg->batch_size < 2)
+            fail_key(p, i_norm, NULL, "batch norm needs at least 2 rows in a batch, and %s (%s) has 1; expected "
+                     "batch_size >= 2, or norm = layer", key_ref(p, i_batch, ref, sizeof ref),
+                     origin_text(p, i_batch, org, sizeof org));
 }
 
 static int load(gs_config *out, const char *text, const char *name, int n_sets, char *const *sets)
@@ -481,6 +530,8 @@ static int load(gs_config *out, const char *text, const char *name, int n_sets, 
         apply_set(&p, i);
     if (!p.err[0])
         resolve_lists(&p);
+    if (cfg.optimizer != GS_OPT_SGD && p.origin[cfg_key_index("optimizer", "momentum")] == 0)
+        cfg.momentum = 0.0; /* SGD's default: Adam has beta1 instead */
     if (!p.err[0])
         validate(&cfg, &p);
     if (p.err[0])

@@ -25,14 +25,17 @@
 /* Enum values are stored and read through `int *`. */
 _Static_assert(sizeof(gs_act) == sizeof(int) && sizeof(gs_output) == sizeof(int) &&
                sizeof(gs_init_kind) == sizeof(int) && sizeof(gs_schedule) == sizeof(int) &&
-               sizeof(gs_nonfinite) == sizeof(int) && sizeof(gs_synthetic) == sizeof(int),
+               sizeof(gs_nonfinite) == sizeof(int) && sizeof(gs_synthetic) == sizeof(int) &&
+               sizeof(gs_norm) == sizeof(int) && sizeof(gs_optimizer) == sizeof(int),
                "config enums must be int-sized");
 
 /* ---- the table ---------------------------------------------------------- */
 
 
 
-static const char *const act_names[] = {"sigmoid", "tanh", "relu", "leaky_relu", "identity", NULL};
+static const char *const act_names[] = {"sigmoid", "tanh", "relu", "leaky_relu", "identity", "gelu", "selu", NULL};
+static const char *const norm_names[] = {"none", "batch", "layer", NULL};
+static const char *const optimizer_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const init_names[] = {
     "zeros", "constant", "uniform", "normal", "xavier_uniform", "xavier_normal",
     "he_uniform", "he_normal", "lecun_normal", "orthogonal", NULL};
@@ -42,6 +45,7 @@ static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const nonfinite_names[] = {"stop", "skip", NULL};
 _Static_assert(sizeof act_names / sizeof *act_names == GS_N_ACT + 1, "act_names");
 _Static_assert(sizeof init_names / sizeof *init_names == GS_N_INIT + 1, "init_names");
+_Static_assert(sizeof norm_names / sizeof *norm_names == GS_N_NORM + 1, "norm_names");
 
 #define FIELD(f) offsetof(gs_config, f), sizeof(((gs_config *)0)->f)
 #define ANY {-INFINITY, INFINITY, 0, 0}
@@ -56,7 +60,8 @@ const cfg_key cfg_keys[] = {
     KEY("model", "layers", T_SIZES, sizes, "2, 64, 64, 3", GE(1), NULL,
         "layer widths, input first and output last; weight layers = entries - 1"),
     KEY("model", "activation", T_ACTS, act, "relu", ANY, act_names,
-        "activation of the hidden layers; the output layer is linear and `output` picks the loss"),
+        "activation of the hidden layers; the output layer is linear and `output` picks the loss "
+        "(gelu is the exact x * Phi(x); selu with lecun_normal is self-normalizing)"),
     KEY("model", "output", T_ENUM, output, "softmax", ANY, output_names,
         "softmax + cross-entropy on class labels, or linear + mean squared error on targets"),
     KEY("model", "init", T_INITS, init, "he_normal", ANY, init_names, "weight initialization scheme"),
@@ -67,6 +72,17 @@ const cfg_key cfg_keys[] = {
     KEY("model", "init_value", T_DOUBLE, init_value, "0", ANY, NULL, "every weight of init = constant"),
     KEY("model", "bias_init", T_DOUBLE, bias_init, "0", ANY, NULL, "initial value of every bias"),
     KEY("model", "leaky_slope", T_DOUBLE, leaky_slope, "0.01", GE_LT(0, 1), NULL, "slope of leaky_relu for negative inputs"),
+    KEY("model", "norm", T_NORMS, norm, "none", ANY, norm_names,
+        "normalization of each hidden layer, after its linear map and before its activation, with a learned "
+        "scale gamma and shift beta: batch (over the global batch) or layer (over the layer's units)"),
+    KEY("model", "norm_eps", T_DOUBLE, norm_eps, "1e-5", GT(0), NULL, "added to the variance before normalizing"),
+    KEY("model", "bn_momentum", T_DOUBLE, bn_momentum, "0.1", GT_LE(0, 1), NULL,
+        "batch norm: weight of each batch in the running mean and variance that evaluation uses"),
+    KEY("model", "residual", T_INT, residual, "0", GE(0), NULL,
+        "K > 0: the hidden-to-hidden layers (all but the first and the last) form blocks of K, each adding "
+        "its input to its output; a shorter remainder has no skip (0 = none)"),
+    KEY("model", "dropout", T_HIDDEN_DOUBLES, dropout, "0", GE_LT(0, 1), NULL,
+        "probability of zeroing each hidden unit's output in training (inverted dropout; off in evaluation)"),
 
     KEY("data", "synthetic", T_ENUM, synthetic, "spiral", ANY, synth_names,
         "built-in data instead of files: spiral (2-D, needs layers = 2, ...), teacher (a random network), none (read `train`)"),
@@ -97,18 +113,27 @@ const cfg_key cfg_keys[] = {
     KEY("train", "watchdog_seconds", T_DOUBLE, watchdog_seconds, "600", GE(0), NULL,
         "abort when one collective takes longer (0 = off)"),
 
+    KEY("optimizer", "type", T_ENUM, optimizer, "sgd", ANY, optimizer_names,
+        "sgd (with momentum), adam, or adamw (Adam with weight decay decoupled from the gradient)"),
     KEY("optimizer", "lr", T_DOUBLE, lr, "0.05", GT(0), NULL, "learning rate"),
-    KEY("optimizer", "momentum", T_DOUBLE, momentum, "0.9", GE_LT(0, 1), NULL, "momentum of SGD (0 = plain SGD)"),
+    KEY("optimizer", "momentum", T_DOUBLE, momentum, "0.9", GE_LT(0, 1), NULL,
+        "momentum of SGD (0 = plain SGD; with adam/adamw: not to be set)"),
     KEY("optimizer", "shard", T_BOOL, shard, "true", ANY, NULL,
         "with several ranks, each updates 1/ranks of the parameters (reduce-scatter, then allgather or, on one node, one shared copy)"),
     KEY("optimizer", "nesterov", T_BOOL, nesterov, "false", ANY, NULL, "Nesterov momentum"),
-    KEY("optimizer", "weight_decay", T_DOUBLE, weight_decay, "0", GE(0), NULL, "L2 penalty: weight_decay * W is added to the gradient"),
+    KEY("optimizer", "weight_decay", T_DOUBLE, weight_decay, "0", GE(0), NULL,
+        "on weights only: sgd and adam add weight_decay * W to the gradient; adamw multiplies W by 1 - lr * weight_decay"),
     KEY("optimizer", "clip_norm", T_DOUBLE, clip_norm, "0", GE(0), NULL, "clip the global gradient norm to this (0 = off)"),
     KEY("optimizer", "schedule", T_ENUM, schedule, "constant", ANY, sched_names,
         "learning-rate schedule: step multiplies by gamma every step_size steps; cosine decays to min_lr"),
     KEY("optimizer", "step_size", T_INT64, step_size, "1000", GE(1), NULL, "schedule = step: steps between decays"),
     KEY("optimizer", "gamma", T_DOUBLE, gamma, "0.1", GT_LE(0, 1), NULL, "schedule = step: factor of each decay"),
     KEY("optimizer", "min_lr", T_DOUBLE, min_lr, "0", GE(0), NULL, "schedule = cosine: final learning rate"),
+    KEY("optimizer", "beta1", T_DOUBLE, beta1, "0.9", GE_LT(0, 1), NULL, "adam/adamw: decay of the gradient's running mean"),
+    KEY("optimizer", "beta2", T_DOUBLE, beta2, "0.999", GE_LT(0, 1), NULL, "adam/adamw: decay of the squared gradient's running mean"),
+    KEY("optimizer", "eps", T_DOUBLE, adam_eps, "1e-8", GT(0), NULL, "adam/adamw: added to the denominator's square root"),
+    KEY("optimizer", "warmup_steps", T_INT64, warmup_steps, "0", GE(0), NULL,
+        "W > 0: step t < W runs at lr * (t + 1) / W; from step W the schedule runs as if it started there"),
 
     KEY("checkpoint", "dir", T_STRING, dir, "runs/default", ANY, NULL, "run directory for the checkpoints, which hold the metrics (empty = none)"),
     KEY("checkpoint", "every_steps", T_INT64, ckpt_every_steps, "0", GE(0), NULL, "steps between checkpoints (0 = off)"),
@@ -224,13 +249,18 @@ void cfg_allowed_text(const cfg_key *k, sbuf *b)
         cfg_sb_printf(b, "comma-separated list of 2 to %d integers", GS_MAX_LAYERS + 1);
         range_text(&k->range, b);
         break;
-    case T_ENUM: case T_ACTS: case T_INITS:
+    case T_ENUM: case T_ACTS: case T_NORMS: case T_INITS:
         cfg_sb_printf(b, "one of ");
         for (int i = 0; k->names[i]; i++)
             cfg_sb_printf(b, "%s%s", i ? ", " : "", k->names[i]);
         if (k->type != T_ENUM)
             cfg_sb_printf(b, "; or a comma-separated list, one per %s layer",
-                      k->type == T_ACTS ? "hidden" : "weight");
+                      k->type == T_INITS ? "weight" : "hidden");
+        break;
+    case T_HIDDEN_DOUBLES:
+        cfg_sb_printf(b, "number");
+        range_text(&k->range, b);
+        cfg_sb_printf(b, "; or a comma-separated list, one per hidden layer");
         break;
     }
 }
@@ -314,13 +344,24 @@ int cfg_key_check(const cfg_key *k, const gs_config *cfg, char *why, size_t n)
                 return snprintf(why, n, "entry %d is %d; every width %s", i + 1, cfg->sizes[i], r);
         }
         return 0;
-    case T_ACTS: case T_INITS: {
+    case T_ACTS: case T_NORMS: case T_INITS: {
         const int *v = f;
         for (int i = 0; i < n_layers && i < GS_MAX_LAYERS; i++)
             if (v[i] < 0 || v[i] >= n_names(k->names))
                 return snprintf(why, n, "entry %d has no name (value %d)", i + 1, v[i]);
         if (k->type == T_ACTS && n_layers >= 1 && n_layers <= GS_MAX_LAYERS && v[n_layers - 1] != GS_ACT_IDENTITY)
             return snprintf(why, n, "the output layer's activation must be identity; [model] output sets the loss");
+        if (k->type == T_NORMS && n_layers >= 1 && n_layers <= GS_MAX_LAYERS && v[n_layers - 1] != GS_NORM_NONE)
+            return snprintf(why, n, "the output layer has no normalization");
+        return 0;
+    }
+    case T_HIDDEN_DOUBLES: {
+        const double *v = f;
+        for (int i = 0; i < cfg_list_len(k, cfg); i++) {
+            char r[64];
+            if (!isfinite(v[i]) || range_check(k, v[i], r, sizeof r))
+                return snprintf(why, n, "entry %d is %g; every entry %s", i + 1, v[i], r);
+        }
         return 0;
     }
     }
@@ -370,6 +411,21 @@ static int size_item(const cfg_key *k, const char *tok, int i, void *dst, char *
     sbuf b = {why, n, 0, 0};
     cfg_sb_printf(&b, "entry %d is %s; every width must be an integer", i + 1, tok);
     range_text(&k->range, &b);
+    return 1;
+}
+
+static int double_item(const cfg_key *k, const char *tok, int i, void *dst, char *why, size_t n)
+{
+    char *end, r[64];
+    errno = 0;
+    double v = strtod(tok, &end);
+    if (end != tok && !*end && isfinite(v) && !(errno == ERANGE && fabs(v) > 1.0) && !range_check(k, v, r, sizeof r)) {
+        ((double *)dst)[i] = v;
+        return 0;
+    }
+    sbuf b = {why, n, 0, 0};
+    cfg_sb_printf(&b, "entry %d is %s; expected ", i + 1, tok);
+    cfg_allowed_text(k, &b);
     return 1;
 }
 
@@ -477,10 +533,19 @@ int cfg_key_parse(const cfg_key *k, const char *text, gs_config *cfg, int *n_giv
         cfg->n_sizes = count;
         break;
     }
-    case T_ACTS: case T_INITS: {
+    case T_ACTS: case T_NORMS: case T_INITS: {
         int tmp[GS_MAX_LAYERS], count;
-        int max_n = k->type == T_ACTS ? GS_MAX_LAYERS - 1 : GS_MAX_LAYERS;
+        int max_n = k->type == T_INITS ? GS_MAX_LAYERS : GS_MAX_LAYERS - 1;
         if (parse_list(text, max_n, &count, why, n, name_item, k, tmp))
+            return 1;
+        memcpy(f, tmp, (size_t)count * sizeof *tmp);
+        *n_given = count;
+        return 0;
+    }
+    case T_HIDDEN_DOUBLES: {
+        double tmp[GS_MAX_LAYERS];
+        int count;
+        if (parse_list(text, GS_MAX_LAYERS - 1, &count, why, n, double_item, k, tmp))
             return 1;
         memcpy(f, tmp, (size_t)count * sizeof *tmp);
         *n_given = count;
@@ -541,17 +606,15 @@ void cfg_key_format(const cfg_key *k, const gs_config *cfg, sbuf *b, int wrap)
 #undef CUT_OK
     }
     case T_SIZES: n = cfg->n_sizes; break;
-    case T_ACTS: n = cfg->n_sizes - 2; break;
-    case T_INITS: n = cfg->n_sizes - 1; break;
+    case T_ACTS: case T_NORMS: case T_INITS: case T_HIDDEN_DOUBLES: n = cfg_list_len(k, cfg); break;
     }
     n = n < 0 ? 0 : n > GS_MAX_LAYERS + 1 ? GS_MAX_LAYERS + 1 : n;
     const int *v = f;
+    const double *dv = f;
     if (k->type != T_SIZES) {
-        if (k->type == T_INITS && n > GS_MAX_LAYERS)
-            n = GS_MAX_LAYERS;
         int same = 1;
         for (int i = 1; i < n; i++)
-            same &= v[i] == v[0];
+            same &= k->type == T_HIDDEN_DOUBLES ? dv[i] == dv[0] : v[i] == v[0];
         if (n == 0) { /* no hidden layer: any one name is valid and ignored */
             cfg_sb_printf(b, "%s", k->def);
             return;
@@ -563,6 +626,8 @@ void cfg_key_format(const cfg_key *k, const gs_config *cfg, sbuf *b, int wrap)
         char item[32];
         if (k->type == T_SIZES)
             snprintf(item, sizeof item, "%d", v[i]);
+        else if (k->type == T_HIDDEN_DOUBLES)
+            format_double(dv[i], item, sizeof item);
         else
             snprintf(item, sizeof item, "%s", v[i] >= 0 && v[i] < n_names(k->names) ? k->names[v[i]] : "?");
         if (i > 0 && wrap && b->len - b->line_start + strlen(item) + 2 > WRAP_COLUMN) {
@@ -610,3 +675,11 @@ void cfg_print_doc(void)
 const char *cfg_act_name(gs_act a) { return (unsigned)a < GS_N_ACT ? act_names[a] : "?"; }
 const char *cfg_init_name(gs_init_kind k) { return (unsigned)k < GS_N_INIT ? init_names[k] : "?"; }
 const char *cfg_output_name(gs_output o) { return (unsigned)o <= GS_OUT_LINEAR ? output_names[o] : "?"; }
+const char *cfg_norm_name(gs_norm n) { return (unsigned)n < GS_N_NORM ? norm_names[n] : "?"; }
+const char *cfg_optimizer_name(gs_optimizer o) { return (unsigned)o <= GS_OPT_ADAMW ? optimizer_names[o] : "?"; }
+
+int cfg_list_len(const cfg_key *k, const gs_config *cfg)
+{
+    int n = k->type == T_INITS ? cfg->n_sizes - 1 : cfg->n_sizes - 2;
+    return n < 0 ? 0 : n > GS_MAX_LAYERS ? GS_MAX_LAYERS : n;
+}

@@ -14,13 +14,15 @@
 #define CFG_FILE_MAX (1 << 20)
 #define WRAP_COLUMN 100      /* cfg_write_ini keeps lines well under inih's 200 */
 #define INI_LINE_MAX 190     /* longest line the validator lets the writer produce */
-#define CFG_N_KEYS 53  /* entries of cfg_keys (checked where the table is defined) */
+#define CFG_N_KEYS 63  /* entries of cfg_keys (checked where the table is defined) */
 
 typedef enum {
     T_INT, T_INT64, T_UINT64, T_DOUBLE, T_BOOL, T_STRING, T_ENUM,
     T_SIZES,  /* `layers`: int list into sizes[] and n_sizes */
     T_ACTS,   /* one name for all hidden layers, or one per hidden layer */
-    T_INITS   /* one name for all weight layers, or one per weight layer */
+    T_NORMS,  /* the same, for the normalizations */
+    T_INITS,  /* one name for all weight layers, or one per weight layer */
+    T_HIDDEN_DOUBLES /* one number for all hidden layers, or one per hidden layer (in range) */
 } key_type;
 
 /* lo <= v <= hi, or lo < v / v < hi when the bound is open; +-INFINITY = none */
@@ -39,6 +41,12 @@ typedef struct {
 } cfg_key;
 
 extern const cfg_key cfg_keys[CFG_N_KEYS];
+
+/* Lists of names (T_ACTS, T_NORMS, T_INITS) and of numbers (T_HIDDEN_DOUBLES):
+ * how many entries the network has for them. */
+int cfg_list_len(const cfg_key *k, const gs_config *cfg);
+static inline int cfg_is_name_list(const cfg_key *k) { return k->type == T_ACTS || k->type == T_NORMS || k->type == T_INITS; }
+static inline int cfg_is_list(const cfg_key *k) { return cfg_is_name_list(k) || k->type == T_HIDDEN_DOUBLES; }
 
 /* A bounded string builder that, like snprintf, counts what did not fit. */
 typedef struct { char *buf; size_t cap, len, line_start; } sbuf;

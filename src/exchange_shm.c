@@ -83,7 +83,7 @@ static void sum_ranks_sq_range(const gs_net *net, size_t lo, size_t hi, float *o
         size_t a, b;
         overlap_of(ly->w_off, (size_t)ly->n_out * ly->n_in, lo, hi, &a, &b);
         w_sq[l] = sum_ranks_sq(out + (a - lo), in, a - lo, P, b - a, clear, self);
-        overlap_of(ly->b_off, (size_t)ly->n_out, lo, hi, &a, &b);
+        overlap_of(ly->b_off, net_rest_size(ly), lo, hi, &a, &b);
         b_sq[l] = sum_ranks_sq(out + (a - lo), in, a - lo, P, b - a, clear, self);
     }
 }

@@ -175,7 +175,9 @@ static void print_text(const report *r)
     printf(" (%d weight layers), activation %s, init %s", L, act, init);
     if (r->cfg_ok)
         printf(", output %s", cfg_output_name(r->cfg.output));
-    printf("\n");
+    if (in->residual > 0)
+        printf(", residual blocks of %d", in->residual);
+    printf("; optimizer %s\n", in->optimizer);
     if (r->rec < 0) {
         printf("stats       no statistics recorded\n");
     } else {
@@ -183,12 +185,13 @@ static void print_text(const report *r)
                (long long)r->rec + 1, (long long)h->n_rec,
                r->recomputed ? "; verdicts recomputed from its statistics (symmetry not judged)" : "");
     }
-    printf("\n%-6s %-12s %-15s %-11s %10s %10s %10s %9s %7s  %s\n", "layer", "shape", "init", "activation",
-           "grad_norm", "to_last", "upd_ratio", "saturated", "dead", "verdict");
+    printf("\n%-6s %-12s %-15s %-11s %-6s %10s %10s %10s %9s %7s  %s\n", "layer", "shape", "init", "activation",
+           "norm", "grad_norm", "to_last", "upd_ratio", "saturated", "dead", "verdict");
     for (int l = 0; l < L; l++) {
-        char shape[32];
+        char shape[32], norm[GS_NAME_MAX + 16];
         snprintf(shape, sizeof shape, "[%d, %d]", in->n_out[l], in->n_in[l]);
-        printf("%-6d %-12s %-15s %-11s", l, shape, in->init[l], in->act[l]);
+        snprintf(norm, sizeof norm, "%s", !strcmp(in->norm[l], "none") ? "-" : in->norm[l]);
+        printf("%-6d %-12s %-15s %-11s %-6s", l, shape, in->init[l], in->act[l], norm);
         if (r->rec < 0) {
             printf(" %10s %10s %10s %9s %7s  %s\n", "-", "-", "-", "-", "-", "-");
             continue;
@@ -261,7 +264,9 @@ static void print_json(const report *r)
     printf("  \"model\": {\"sizes\": [%d", in->n_in[0]);
     for (int l = 0; l < L; l++)
         printf(", %d", in->n_out[l]);
-    printf("], \"output\": ");
+    printf("], \"residual\": %d, \"optimizer\": ", in->residual);
+    json_str(in->optimizer);
+    printf(", \"output\": ");
     if (r->cfg_ok)
         json_str(cfg_output_name(r->cfg.output));
     else
@@ -281,6 +286,9 @@ static void print_json(const report *r)
         json_str(in->init[l]);
         printf(", \"activation\": ");
         json_str(in->act[l]);
+        printf(", \"norm\": ");
+        json_str(in->norm[l]);
+        printf(", \"dropout\": %g", (double)in->dropout[l]);
         if (r->rec < 0) {
             printf(", \"stats\": null, \"verdict\": null, \"explanation\": null}");
             continue;

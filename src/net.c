@@ -1,19 +1,23 @@
 /*
  * net.c — the layer table, the flat buffers, and forward / backward through
- * cblas_sgemm. Parameters of layer l sit at [w_off, b_off + n_out) of the
- * flat buffer: W then b, so each layer's gradient is one contiguous bucket.
+ * cblas_sgemm (normalization: norm.c). Parameters of layer l sit at
+ * [w_off, end) of the flat buffer: W, b (and gamma, beta), so each layer's
+ * gradient is one contiguous bucket.
  */
 #include "gradscope/net.h"
 #include "gradscope/activation.h"
 #include "gradscope/blas.h"
 #include "gradscope/common.h"
+#include "gradscope/rng.h"
+#include "norm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The layer table of cfg's network into net: shapes, offsets and widths.
- * Returns 0 or GS_ERR_USAGE with a message. */
+/* The layer table of cfg's network into net: shapes, offsets, widths, and
+ * what each layer keeps for backward. Returns 0 or GS_ERR_USAGE with a
+ * message. Buffer offsets that depend on the batch are set by net_create. */
 static int layer_table(gs_net *net, const gs_config *cfg)
 {
     const int L = cfg_n_layers(cfg);
@@ -28,18 +32,34 @@ static int layer_table(gs_net *net, const gs_config *cfg)
         ly->n_out = cfg->sizes[l + 1];
         if (ly->n_in < 1 || ly->n_out < 1)
             return gs_error(GS_ERR_USAGE, "model.layers: layer %d has width 0", ly->n_in < 1 ? l : l + 1);
-        size_t w;
-        if (gs_mul_size((size_t)ly->n_out, (size_t)ly->n_in, &w) || gs_add_size(off, w + ly->n_out, &off))
+        const int hidden = l < L - 1;
+        ly->act = hidden ? cfg->act[l] : GS_ACT_IDENTITY;
+        ly->norm = hidden ? cfg->norm[l] : GS_NORM_NONE;
+        ly->dropout = hidden ? (float)cfg->dropout[l] : 0.0f;
+        size_t w, n_rest = (size_t)ly->n_out * (ly->norm != GS_NORM_NONE ? 3 : 1);
+        if (gs_mul_size((size_t)ly->n_out, (size_t)ly->n_in, &w) || gs_add_size(off, w + n_rest, &off))
             return gs_error(GS_ERR_USAGE, "model.layers: the network has too many parameters");
-        ly->w_off = off - w - ly->n_out;
-        ly->b_off = off - ly->n_out;
+        ly->w_off = off - w - n_rest;
+        ly->b_off = ly->w_off + w;
+        ly->g_off = ly->norm != GS_NORM_NONE ? ly->b_off + (size_t)ly->n_out : off;
+        ly->end = off;
         ly->unit_off = units;
         units += ly->n_out;
-        ly->act = l == L - 1 ? GS_ACT_IDENTITY : cfg->act[l];
         ly->init = (gs_init_spec){ .kind = cfg->init[l], .gain = cfg->init_gain, .std = cfg->init_std,
                                    .range = cfg->init_range, .value = cfg->init_value };
         if (ly->n_in > width) width = ly->n_in;
         if (ly->n_out > width) width = ly->n_out;
+    }
+    /* residual = K: blocks of K from weight layer 1 over the hidden-to-hidden
+     * layers 1 .. L-2; a shorter remainder has no skip (the config checked
+     * that each block's input and output widths agree) */
+    for (int first = 1; cfg->residual > 0 && first + cfg->residual - 1 <= L - 2; first += cfg->residual) {
+        net->layer[first].block_start = 1;
+        net->layer[first + cfg->residual - 1].block_end = 1;
+    }
+    for (int l = 0; l < L; l++) {
+        gs_layer *ly = &net->layer[l];
+        ly->keeps_y = act_needs_input(ly->act) || ly->dropout > 0.0f || ly->block_end;
     }
     net->n_params = off;
     net->n_units = units;
@@ -54,6 +74,33 @@ int net_param_count(const gs_config *cfg, size_t *n_params)
     *n_params = rc ? 0 : net->n_params;
     free(net);
     return rc;
+}
+
+/* Offsets of what each layer keeps for backward, and of the statistics of
+ * its normalization, for batches of B rows; the sizes of those buffers. */
+static void keep_table(gs_net *net, int B, size_t *n_keep, size_t *n_stats, size_t *n_running)
+{
+    *n_keep = *n_stats = *n_running = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        gs_layer *ly = &net->layer[l];
+        const size_t rows = (size_t)B * ly->n_out;
+        ly->a_off = ly->unit_off * (size_t)B;
+        ly->y_off = ly->keeps_y ? *n_keep : 0;
+        *n_keep += ly->keeps_y ? rows : 0;
+        ly->h_off = ly->norm != GS_NORM_NONE ? *n_keep : 0;
+        *n_keep += ly->norm != GS_NORM_NONE ? rows : 0;
+        if (ly->norm == GS_NORM_BATCH) {
+            ly->s_off = *n_stats;
+            *n_stats += 3 * (size_t)ly->n_out;
+        } else if (ly->norm == GS_NORM_LAYER) {
+            ly->s_off = *n_stats;
+            *n_stats += (size_t)B;
+        }
+    }
+    /* batch norm's running statistics: 2 n_out per layer, in layer order */
+    for (int l = 0; l < net->n_layers; l++)
+        if (net->layer[l].norm == GS_NORM_BATCH)
+            *n_running += 2 * (size_t)net->layer[l].n_out;
 }
 
 gs_net *net_create(const gs_config *cfg, int max_batch, float *params, float *grads)
@@ -71,25 +118,29 @@ gs_net *net_create(const gs_config *cfg, int max_batch, float *params, float *gr
     const size_t off = net->n_params, units = net->n_units, width = (size_t)net->max_width;
     net->max_batch = max_batch;
     net->leaky_slope = (float)cfg->leaky_slope;
+    net->norm_eps = (float)cfg->norm_eps;
+    net->residual = cfg->residual;
+    net->bn_momentum = (float)cfg->bn_momentum;
     net->output = cfg->output;
-    for (int l = 0; l < L; l++)
-        net->layer[l].a_off = net->layer[l].unit_off * (size_t)max_batch;
 
-    size_t n_acts, n_delta, n_floats, bytes;
-    if (gs_mul_size(units, (size_t)max_batch, &n_acts) || gs_mul_size(width, (size_t)max_batch, &n_delta)) {
+    size_t n_acts, n_delta, n_floats, bytes, n_keep, n_stats, n_running;
+    if (gs_mul_size(units, (size_t)max_batch, &n_acts) || gs_mul_size(width, (size_t)max_batch, &n_delta) ||
+        gs_mul_size(units, 2 * (size_t)max_batch, &n_keep)) {
         gs_error(GS_ERR_USAGE, "batch of %d rows is too large for this network", max_batch);
         free(net);
         return NULL;
     }
-    /* params, grads, momentum, acts, 2 x delta: refuse what cannot fit before trying */
+    keep_table(net, max_batch, &n_keep, &n_stats, &n_running);
+    /* params, grads, optimizer state, acts, kept values, 3 x delta: refuse what cannot fit before trying */
     char what[160];
     int w = snprintf(what, sizeof what, "model.layers =");
     for (int i = 0; i <= L && w < (int)sizeof what - 16; i++)
         w += snprintf(what + w, sizeof what - (size_t)w, "%s %d", i ? "," : "", cfg->sizes[i]);
     snprintf(what + w, sizeof what - (size_t)w, " (batch of %d rows)", max_batch);
-    if (gs_mul_size(off, 3, &n_floats) || gs_add_size(n_floats, n_acts, &n_floats)
-        || gs_add_size(n_floats, n_delta, &n_floats) || gs_add_size(n_floats, n_delta, &n_floats)
-        || gs_mul_size(n_floats, sizeof(float), &bytes)) {
+    const int adam = cfg->optimizer != GS_OPT_SGD;
+    if (gs_mul_size(off, adam ? 4 : 3, &n_floats) || gs_add_size(n_floats, n_acts, &n_floats) ||
+        gs_add_size(n_floats, n_keep, &n_floats) || gs_add_size(n_floats, 3 * n_delta, &n_floats) ||
+        gs_mul_size(n_floats, sizeof(float), &bytes)) {
         gs_error(GS_ERR_USAGE, "%s: the network's buffers overflow the address space", what);
         free(net);
         return NULL;
@@ -98,17 +149,37 @@ gs_net *net_create(const gs_config *cfg, int max_batch, float *params, float *gr
         free(net);
         return NULL;
     }
+    const int residual = cfg->residual > 0;
     net->borrowed = params != NULL;
     net->params = params ? params : gs_calloc(off, sizeof(float), "parameters");
     net->grads = grads ? grads : gs_calloc(off, sizeof(float), "gradients");
-    net->momentum = gs_calloc(off, sizeof(float), "momentum");
+    net->momentum = gs_calloc(off, sizeof(float), "optimizer state");
+    net->moment2 = adam ? gs_calloc(off, sizeof(float), "optimizer state") : NULL;
     net->acts = gs_calloc(n_acts, sizeof(float), "activations");
     net->delta[0] = gs_calloc(n_delta, sizeof(float), "backward buffer");
     net->delta[1] = gs_calloc(n_delta, sizeof(float), "backward buffer");
-    if (!net->params || !net->grads || !net->momentum || !net->acts || !net->delta[0] || !net->delta[1]) {
+    net->keep = n_keep ? gs_calloc(n_keep, sizeof(float), "kept activations") : NULL;
+    net->skip = residual ? gs_calloc(n_delta, sizeof(float), "residual gradient") : NULL;
+    net->norm_stats = n_stats ? gs_calloc(n_stats, sizeof(float), "normalization statistics") : NULL;
+    net->running = n_running ? gs_calloc(n_running, sizeof(float), "running statistics") : NULL;
+    net->n_running = n_running;
+    net->sums = gs_calloc(2 * width, sizeof(double), "normalization sums");
+    if (!net->params || !net->grads || !net->momentum || (adam && !net->moment2) || !net->acts || !net->delta[0] ||
+        !net->delta[1] || (n_keep && !net->keep) || (residual && !net->skip) || (n_stats && !net->norm_stats) ||
+        (n_running && !net->running) || !net->sums) {
         net_free(net);
         return NULL;
     }
+    /* the running statistics' offsets: layer by layer in running; every
+     * rank starts them at mean 0, variance 1 (they are not broadcast: every
+     * rank moves them by the same global batch statistics) */
+    size_t r = 0;
+    for (int l = 0; l < L; l++)
+        if (net->layer[l].norm == GS_NORM_BATCH) {
+            net->layer[l].r_off = r;
+            r += 2 * (size_t)net->layer[l].n_out;
+        }
+    norm_reset_running(net);
     return net;
 }
 
@@ -121,9 +192,15 @@ void net_free(gs_net *net)
         free(net->grads);
     }
     free(net->momentum);
+    free(net->moment2);
     free(net->acts);
     free(net->delta[0]);
     free(net->delta[1]);
+    free(net->keep);
+    free(net->skip);
+    free(net->norm_stats);
+    free(net->running);
+    free(net->sums);
     free(net);
 }
 
@@ -136,8 +213,15 @@ int net_init_params(gs_net *net, uint64_t seed, double bias_init)
             return rc;
         for (int j = 0; j < ly->n_out; j++)
             net->params[ly->b_off + j] = (float)bias_init;
+        for (int j = 0; ly->norm != GS_NORM_NONE && j < ly->n_out; j++) {
+            net->params[ly->g_off + j] = 1.0f;              /* gamma */
+            net->params[ly->g_off + ly->n_out + j] = 0.0f;  /* beta */
+        }
     }
     memset(net->momentum, 0, net->n_params * sizeof(float));
+    if (net->moment2)
+        memset(net->moment2, 0, net->n_params * sizeof(float));
+    norm_reset_running(net);
     return 0;
 }
 
@@ -185,21 +269,70 @@ static void broadcast_rows(float *restrict A, const float *restrict b, int B, in
     }
 }
 
-/* Z_l = A_{l-1} W_l^T + b_l ;  A_l = f_l(Z_l), in place */
-const float *net_forward(gs_net *net, const float *X, int B, gs_act_acc *acc, float sat_threshold)
+
+int net_dropout_keeps(uint64_t seed, int64_t step, int l, int64_t row, int j, float p)
+{
+    const uint64_t key = rng_key(seed ^ 0xd20905b0a7c1ULL, (uint64_t)step, (uint64_t)l);
+    return rng_uniform(key, ((uint64_t)row << 32) ^ (uint64_t)j) >= (double)p;
+}
+
+/* d (B, n) *= mask / (1 - p): dropout's forward on the activation, and its
+ * backward on the gradient (the same mask, drawn again from its key). */
+static void dropout_apply(const gs_layer *ly, int l, float *d, int B, const gs_pass *pass)
+{
+    const float scale = 1.0f / (1.0f - ly->dropout);
+    for (int i = 0; i < B; i++) {
+        const int64_t row = pass && pass->rows ? pass->rows[i] : i;
+        float *r = d + (size_t)i * ly->n_out;
+        for (int j = 0; j < ly->n_out; j++)
+            r[j] = net_dropout_keeps(pass ? pass->seed : 0, pass ? pass->step : 0, l, row, j, ly->dropout) ? r[j] * scale
+                                                                                                            : 0.0f;
+    }
+}
+
+/* a[i] += b[i] */
+static void add_into(float *restrict a, const float *restrict b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] += b[i];
+}
+
+/* One hidden or output layer: Z = in W^T + b, then (net.h) norm, activation,
+ * dropout and the residual sum. */
+static void layer_forward(gs_net *net, int l, const float *in, int B, gs_pass *pass, gs_act_acc *acc,
+                          float sat_threshold)
+{
+    const gs_layer *ly = &net->layer[l];
+    const float *W = net->params + ly->w_off; /* (n_out, n_in) */
+    const float *b = net->params + ly->b_off; /* (n_out) */
+    float *A = net->acts + ly->a_off;         /* (B, n_out) */
+    float *Y = ly->keeps_y ? net->keep + ly->y_off : A;
+    const size_t n = (size_t)B * ly->n_out;
+    broadcast_rows(Y, b, B, ly->n_out);
+    gs_sgemm(0, 1, B, ly->n_out, ly->n_in, 1.0f, in, ly->n_in, W, ly->n_in, 1.0f, Y, ly->n_out);
+    if (ly->norm != GS_NORM_NONE)
+        norm_forward(net, ly, Y, B, pass);
+    if (Y != A)
+        memcpy(A, Y, n * sizeof(float));
+    act_forward(ly->act, A, n, net->leaky_slope);
+    if (acc)
+        accumulate(acc, ly, l, A, B, sat_threshold * act_max_derivative(ly->act), net->leaky_slope);
+    if (ly->dropout > 0.0f && (!pass || pass->train))
+        dropout_apply(ly, l, A, B, pass);
+    if (ly->block_end) {
+        int s = l;
+        while (!net->layer[s].block_start)
+            s--;
+        add_into(A, net->acts + net->layer[s - 1].a_off, n);
+    }
+}
+
+const float *net_forward(gs_net *net, const float *X, int B, gs_pass *pass, gs_act_acc *acc, float sat_threshold)
 {
     const float *in = X;
     for (int l = 0; l < net->n_layers; l++) {
-        const gs_layer *ly = &net->layer[l];
-        const float *W = net->params + ly->w_off; /* (n_out, n_in) */
-        const float *b = net->params + ly->b_off; /* (n_out) */
-        float *A = net->acts + ly->a_off;         /* (B, n_out) */
-        broadcast_rows(A, b, B, ly->n_out);
-        gs_sgemm(0, 1, B, ly->n_out, ly->n_in, 1.0f, in, ly->n_in, W, ly->n_in, 1.0f, A, ly->n_out);
-        act_forward(ly->act, A, (size_t)B * ly->n_out, net->leaky_slope);
-        if (acc)
-            accumulate(acc, ly, l, A, B, sat_threshold * act_max_derivative(ly->act), net->leaky_slope);
-        in = A;
+        layer_forward(net, l, in, B, pass, acc, sat_threshold);
+        in = net->acts + net->layer[l].a_off;
     }
     return in;
 }
@@ -219,8 +352,30 @@ static void col_sums(const float *restrict dZ, int B, int n, float *restrict db)
     }
 }
 
-/* dW_l = dZ_l^T A_{l-1} ; db_l = colsum(dZ_l) ; dZ_{l-1} = (dZ_l W_l) * f'_{l-1} */
-void net_backward(gs_net *net, const float *X, int B, void (*on_layer)(void *ctx, int l), void *ctx)
+
+/* The gradient with respect to layer l's output A (d, (B, n_out)) into the
+ * gradient with respect to its linear map Z, in place, through (net.h) the
+ * residual sum (whose skip carries d back to the block's input: kept in
+ * net->skip), dropout, the activation and the normalization. */
+static void output_backward(gs_net *net, int l, float *d, int B, gs_pass *pass)
+{
+    const gs_layer *ly = &net->layer[l];
+    const size_t n = (size_t)B * ly->n_out;
+    if (ly->block_end)
+        memcpy(net->skip, d, n * sizeof(float));
+    if (ly->dropout > 0.0f && (!pass || pass->train))
+        dropout_apply(ly, l, d, B, pass);
+    if (ly->keeps_y)
+        act_backward_input(ly->act, d, net->keep + ly->y_off, n, net->leaky_slope);
+    else
+        act_backward(ly->act, d, net->acts + ly->a_off, n, net->leaky_slope);
+    if (ly->norm != GS_NORM_NONE)
+        norm_backward(net, ly, d, B, pass);
+}
+
+/* dW_l = dZ_l^T A_{l-1} ; db_l = colsum(dZ_l) ; dA_{l-1} = dZ_l W_l (+ the
+ * skip of a block that starts at l), then through layer l-1's output */
+void net_backward(gs_net *net, const float *X, int B, gs_pass *pass, void (*on_layer)(void *ctx, int l), void *ctx)
 {
     /* into zeros, dZ^T A + 1 * 0 has the bits of dZ^T A + 0 * C: the BLAS
      * adds its product to C either way, but for beta 0 it first clears C
@@ -237,17 +392,27 @@ void net_backward(gs_net *net, const float *X, int B, void (*on_layer)(void *ctx
         float *db = net->grads + ly->b_off;                           /* (n_out) */
         if (B > 0) {
             gs_sgemm(1, 0, ly->n_out, ly->n_in, B, 1.0f, dZ, ly->n_out, in, ly->n_in, beta, dW, ly->n_in);
-            col_sums(dZ, B, ly->n_out, db);
+            /* batch norm subtracts the batch mean: in training a bias before
+             * it has gradient 0, and the sum would be rounding (which Adam,
+             * dividing by its size, would turn into steps) */
+            if (ly->norm == GS_NORM_BATCH && (!pass || pass->train))
+                memset(db, 0, (size_t)ly->n_out * sizeof(float));
+            else
+                col_sums(dZ, B, ly->n_out, db);
         } else {
-            memset(dW, 0, net_layer_size(ly) * sizeof(float));
+            memset(dW, 0, (size_t)ly->n_out * ly->n_in * sizeof(float));
+            memset(db, 0, (size_t)ly->n_out * sizeof(float));
         }
         if (on_layer)
             on_layer(ctx, l);
-        if (l > 0 && B > 0) {
+        if (l > 0) {
             float *dA = net->delta[cur ^ 1]; /* (B, n_in) */
-            gs_sgemm(0, 0, B, ly->n_in, ly->n_out, 1.0f, dZ, ly->n_out, net->params + ly->w_off, ly->n_in,
-                     0.0f, dA, ly->n_in);
-            act_backward(net->layer[l - 1].act, dA, in, (size_t)B * ly->n_in, net->leaky_slope);
+            if (B > 0)
+                gs_sgemm(0, 0, B, ly->n_in, ly->n_out, 1.0f, dZ, ly->n_out, net->params + ly->w_off, ly->n_in,
+                         0.0f, dA, ly->n_in);
+            if (ly->block_start && B > 0)
+                add_into(dA, net->skip, (size_t)B * ly->n_in);
+            output_backward(net, l - 1, dA, B, pass);
             cur ^= 1;
         }
     }

@@ -16,6 +16,7 @@
 static const char *const field_names[GS_N_STATS] = {
     "grad_norm", "grad_mean", "grad_std", "grad_absmax", "bias_grad_norm", "weight_norm",
     "update_ratio", "act_mean", "act_std", "saturated_fraction", "dead_fraction", "ratio_to_last",
+    "gamma_grad_norm", "beta_grad_norm",
 };
 
 static const char *const verdict_names[GS_N_VERDICTS] = {
@@ -79,9 +80,16 @@ void stats_compute(const gs_net *net, const gs_act_acc *acc, const double *upd_s
         if (isnan(sumsq))
             absmax = NAN; /* NaN fails every comparison above: propagate it */
 
-        double bsq = 0.0;
+        double bsq = 0.0, gsq = 0.0, besq = 0.0;
         for (int j = 0; j < ly->n_out; j++)
             bsq += (double)db[j] * db[j];
+        if (ly->norm != GS_NORM_NONE) {
+            const float *dg = net->grads + ly->g_off, *dbe = dg + ly->n_out;
+            for (int j = 0; j < ly->n_out; j++) {
+                gsq += (double)dg[j] * dg[j];
+                besq += (double)dbe[j] * dbe[j];
+            }
+        }
 
         double wsq;
         if (w_norm_sq) {
@@ -98,6 +106,8 @@ void stats_compute(const gs_net *net, const gs_act_acc *acc, const double *upd_s
         s[GS_ST_GRAD_STD] = (float)sqrt(dev / (double)n_w);
         s[GS_ST_GRAD_ABSMAX] = (float)absmax;
         s[GS_ST_BIAS_GRAD_NORM] = (float)sqrt(bsq);
+        s[GS_ST_GAMMA_GRAD_NORM] = (float)sqrt(gsq);
+        s[GS_ST_BETA_GRAD_NORM] = (float)sqrt(besq);
         s[GS_ST_WEIGHT_NORM] = (float)w_norm;
         /* ||W|| = 0 (zero init) leaves the ratio undefined: report 0, the
          * symmetric verdict names that case */

@@ -43,6 +43,8 @@ struct gs_trainer {
     int64_t steps_per_epoch, total_steps;
     int max_local;            /* rows of the largest local batch: ceil(batch / ranks) */
     float *X, *Y;             /* (max_local, D), (max_local, y_dim) */
+    int64_t *rows;            /* (max_local): each local row's index in the data set (dropout's key) */
+    gs_pass pass;             /* the step's forward and backward: training, the global batch */
 
     /* the step under way */
     gs_step_plan plan;
@@ -86,6 +88,12 @@ static int build(gs_trainer *t)
     if (t->steps_per_epoch > 0 && cfg->epochs > INT64_MAX / t->steps_per_epoch)
         return gs_error(GS_ERR_USAGE, "%s: [train] epochs = %d x %lld batches per epoch is more steps than can be "
                         "counted", cfg->source, cfg->epochs, (long long)t->steps_per_epoch);
+    const int64_t N = data_info(t->train)->n_total, last = N % B;
+    for (int l = 0; l + 2 < cfg->n_sizes; l++)
+        if (cfg->norm[l] == GS_NORM_BATCH && (N < 2 || last == 1))
+            return gs_error(GS_ERR_USAGE, "%s: [model] norm = batch needs at least 2 rows in every batch, but the "
+                            "last batch of an epoch has 1 (%lld rows, batch_size %lld); expected another "
+                            "batch_size, or norm = layer", cfg->source, (long long)N, (long long)B);
     t->total_steps = (int64_t)cfg->epochs * t->steps_per_epoch;
     if (cfg->max_steps >= 0 && cfg->max_steps < t->total_steps)
         t->total_steps = cfg->max_steps;
@@ -106,12 +114,13 @@ static int build(gs_trainer *t)
     const int L = t->net->n_layers;
     const gs_data_info *info = data_info(t->train);
     t->X = gs_malloc((size_t)t->max_local, (size_t)info->dim * sizeof(float), "input batch");
+    t->rows = gs_malloc((size_t)t->max_local, sizeof(int64_t), "batch rows");
     t->Y = gs_malloc((size_t)t->max_local, (size_t)info->y_dim * sizeof(float), "target batch");
     t->red = gs_calloc(N_SUMS + (size_t)L * (2 + GS_ACT_NSUMS), sizeof(double), "step sums");
     t->w_sq = gs_calloc((size_t)L * 4, sizeof(double), "layer norms");
     t->st = gs_calloc((size_t)L * GS_N_STATS, sizeof(float), "layer statistics");
     t->verdict = gs_calloc((size_t)L * 2, sizeof(int), "verdicts");
-    rc = (t->X && t->Y && t->red && t->w_sq && t->st && t->verdict) ? 0 : GS_ERR_RUNTIME;
+    rc = (t->X && t->Y && t->rows && t->red && t->w_sq && t->st && t->verdict) ? 0 : GS_ERR_RUNTIME;
     if (!rc)
         rc = act_acc_create(&t->acc, t->net);
     if (!rc)
@@ -177,6 +186,7 @@ void trainer_free(gs_trainer *t)
     exchange_free(t->x);
     free(t->X);
     free(t->Y);
+    free(t->rows);
     free(t->red);
     free(t->w_sq);
     free(t->st);
@@ -213,7 +223,14 @@ static int load_batch(gs_trainer *t)
     enter(t, GS_T_DATA, "data exchange");
     const gs_train_state *s = &t->state;
     return data_batch(t->train, s->epoch, s->batch_in_epoch, t->cfg.batch_size, t->X, t->Y, &t->n_local, &t->b_rows,
-                      NULL);
+                      t->rows);
+}
+
+/* batch norm's statistics over the ranks (gs_pass.sum) */
+static int sum_over_ranks(void *ctx, double *buf, size_t n)
+{
+    const gs_trainer *t = ctx;
+    return dist_allreduce_sum_double(&t->dist, buf, n);
 }
 
 /* Forward (with the activation sums on statistics steps) and the loss,
@@ -224,7 +241,9 @@ static void forward_loss(gs_trainer *t)
     enter(t, GS_T_FORWARD, NULL);
     if (t->plan.stats)
         act_acc_zero(&t->acc, t->net);
-    const float *out = net_forward(t->net, t->X, t->n_local, t->plan.stats ? &t->acc : NULL,
+    t->pass = (gs_pass){ .train = 1, .global_rows = t->b_rows, .rows = t->rows, .seed = t->cfg.seed,
+                         .step = t->state.step, .sum = t->dist.size > 1 ? sum_over_ranks : NULL, .sum_ctx = t };
+    const float *out = net_forward(t->net, t->X, t->n_local, &t->pass, t->plan.stats ? &t->acc : NULL,
                                    (float)t->cfg.saturated_threshold);
     t->mine.correct = 0.0;
     t->mine.loss = loss_of_batch(t, out, t->Y, t->n_local, 1.0f / (float)t->b_rows, &t->mine.correct);
@@ -235,7 +254,7 @@ static void backward(gs_trainer *t)
 {
     enter(t, GS_T_BACKWARD, "backward");
     exchange_set_plan(t->x, &t->plan);
-    net_backward(t->net, t->X, t->n_local, exchange_layer_done, t->x);
+    net_backward(t->net, t->X, t->n_local, &t->pass, exchange_layer_done, t->x);
 }
 
 /* The gradient summed over the ranks; where the exchange is not sharded,
@@ -344,9 +363,12 @@ static int update(gs_trainer *t)
     size_t lo, hi;
     exchange_range(t->x, &lo, &hi);
     memset(t->upd_sq, 0, (size_t)L * sizeof(double));
-    if (apply)
-        optim_step_range(net, &t->cfg, t->last.lr, t->last.grad_norm, lo, hi, net->grads + lo,
-                         t->last.recorded ? t->upd_sq : NULL, t->plan.clear);
+    if (apply) {
+        optim_step_range(net, &t->cfg, t->last.lr, t->last.grad_norm, t->state.opt_steps + 1, lo, hi,
+                         net->grads + lo, t->last.recorded ? t->upd_sq : NULL, t->plan.clear);
+        t->state.opt_steps++;
+        net_update_running(net); /* (a skipped step changes nothing, its batch statistics included) */
+    }
     net->grads_zero = apply && t->plan.clear;
     enter(t, GS_T_REDUCE, exchange_caps(t->x).shared_params ? "parameter barrier" : "parameter allgather");
     int rc = exchange_publish(t->x, apply);
@@ -419,7 +441,8 @@ int trainer_step(gs_trainer *t, int update_weights)
     if (!rc) {
         forward_loss(t);
         backward(t);
-        if (!(rc = exchange(t)) && !(rc = agree(t)) && !(rc = decide(t)) && !(rc = update(t)))
+        rc = t->pass.status; /* batch norm's reductions */
+        if (!rc && !(rc = exchange(t)) && !(rc = agree(t)) && !(rc = decide(t)) && !(rc = update(t)))
             rc = record(t);
     }
     enter(t, -1, NULL);
@@ -465,9 +488,11 @@ int trainer_evaluate(gs_trainer *t, double *loss, double *acc, int *on_test)
     watchdog_phase("evaluation", t->state.step);
     const gs_data_info *info = data_info(ds);
     double sums[3] = { 0.0, 0.0, (double)n };
+    gs_pass eval = { .train = 0 };
     for (int64_t i = 0; i < n; i += t->max_local) {
         int rows = (int)(n - i < t->max_local ? n - i : t->max_local);
-        const float *out = net_forward(t->net, X + (size_t)i * info->dim, rows, NULL, 0.0f);
+        eval.global_rows = rows;
+        const float *out = net_forward(t->net, X + (size_t)i * info->dim, rows, &eval, NULL, 0.0f);
         sums[0] += loss_of_batch(t, out, Y + (size_t)i * info->y_dim, rows, 0.0f, &sums[1]);
     }
     int rc = t->dist.size > 1 ? dist_allreduce_sum_double(&t->dist, sums, 3) : 0;
@@ -481,8 +506,9 @@ int trainer_evaluate(gs_trainer *t, double *loss, double *acc, int *on_test)
 
 int trainer_gather_state(gs_trainer *t)
 {
-    watchdog_phase("momentum allgather", t->state.step);
-    return exchange_gather_state(t->x, t->net->momentum);
+    watchdog_phase("optimizer state allgather", t->state.step);
+    int rc = exchange_gather_state(t->x, t->net->momentum);
+    return rc || !t->net->moment2 ? rc : exchange_gather_state(t->x, t->net->moment2);
 }
 
 int trainer_checkpoint(gs_trainer *t, const char *tag, int status, char *path, size_t path_size)
@@ -544,8 +570,8 @@ void trainer_update_only(gs_trainer *t, double lr)
     exchange_range(t->x, &lo, &hi);
     if (!exchange_caps(t->x).sharded)
         optim_grad_sq_range(net, lo, hi, net->grads + lo, t->w_sq, t->b_sq);
-    optim_step_range(net, &t->cfg, lr, optim_total_norm(t->w_sq, t->b_sq, net->n_layers), lo, hi, net->grads + lo,
-                     NULL, p.clear);
+    optim_step_range(net, &t->cfg, lr, optim_total_norm(t->w_sq, t->b_sq, net->n_layers), t->state.opt_steps + 1, lo,
+                     hi, net->grads + lo, NULL, p.clear);
 }
 
 double trainer_memory(const gs_trainer *t, double parts[5])

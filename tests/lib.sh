@@ -26,8 +26,11 @@ gs_mpi() {
 write_config() { cat > "$1"; }
 
 # weights_equal A.h5 B.h5 RTOL : every /model dataset equal within RTOL
-# (0 = bitwise), read with h5py by the documented paths. The tolerance is
-# normwise per tensor: ||a - b|| / ||b|| <= RTOL.
+# (0 = bitwise), read with h5py by the documented paths: weights, biases,
+# and where a layer is normalized gamma, beta and the running statistics.
+# The tolerance is normwise per tensor: ||a - b|| / ||b|| <= RTOL, but for
+# the bias before a batch norm (no gradient, rounding only) against the
+# layer's weight norm.
 weights_equal() {
   "$PY" - "$1" "$2" "$3" <<'PYEOF'
 import sys, h5py, numpy as np
@@ -37,7 +40,11 @@ if not names:
     print("no layers to compare"); sys.exit(1)
 worst = 0.0
 for n in names:
-    for p in ("weight", "bias"):
+    g = a[f"/model/{n}"]
+    batch = "running_mean" in g
+    for p in ("weight", "bias", "gamma", "beta", "running_mean", "running_var"):
+        if p not in g:
+            continue
         x, y = a[f"/model/{n}/{p}"][()], b[f"/model/{n}/{p}"][()]
         if x.shape != y.shape:
             print(f"{n}/{p}: shapes {x.shape} vs {y.shape}"); sys.exit(1)
@@ -45,7 +52,8 @@ for n in names:
             if not np.array_equal(x.view(np.uint32), y.view(np.uint32)):
                 print(f"{n}/{p}: not bitwise equal (max diff {np.max(np.abs(x - y)):.3g})"); sys.exit(1)
         else:
-            d = np.linalg.norm(x.astype(np.float64) - y) / (np.linalg.norm(y.astype(np.float64)) + 1e-30)
+            ref = b[f"/model/{n}/weight"][()] if (p == "bias" and batch) else y
+            d = np.linalg.norm(x.astype(np.float64) - y) / (np.linalg.norm(ref.astype(np.float64)) + 1e-30)
             worst = max(worst, d)
 print(f"largest normwise relative difference {worst:.3g} (tolerance {rtol:g})")
 sys.exit(0 if worst <= rtol else 1)

@@ -41,6 +41,20 @@ cfg_case "unknown key" "widths" "[model]\nwidths = 3\n"
 cfg_case "unknown section" "modle" "[modle]\nlayers = 3\n"
 cfg_case "syntax error" ":1[0-9]" "[optimizer\n"
 cfg_case "batch smaller than ranks" "batch_size = 1 is smaller than the 2 ranks" "" --set train.batch_size=1
+# the remedies' keys
+cfg_case "unknown norm" "norm = group: entry 1 'group' is unknown; expected one of none, batch, layer" "" --set model.norm=group
+cfg_case "dropout >= 1" "dropout = 1: entry 1 is 1; expected number >= 0 and < 1" "" --set model.dropout=1
+cfg_case "beta2 >= 1" "beta2 = 1: must be >= 0 and < 1" "" --set optimizer.type=adam --set optimizer.beta2=1
+cfg_case "momentum with adam" "momentum = 0.5: is SGD's; with \\[optimizer\\] type = adam" "" \
+  --set optimizer.type=adam --set optimizer.momentum=0.5
+cfg_case "nesterov with adamw" "nesterov = true: is SGD's" "" --set optimizer.type=adamw --set optimizer.nesterov=true
+cfg_case "residual across widths" "block of weight layers 1 to 1 takes 16 inputs and makes 8 outputs" "" \
+  --set "model.layers=2, 16, 8, 3" --set model.residual=1
+cfg_case "batch norm, batch of 1 row" "norm = batch: batch norm needs at least 2 rows in a batch" "" \
+  --set model.norm=batch --set train.batch_size=1
+# the last batch of an epoch: 50 rows in batches of 7 leave 1 row
+cfg_case "batch norm, last batch of 1 row" "norm = batch needs at least 2 rows in every batch, but the last batch of an epoch has 1" \
+  "" --set model.norm=batch --set train.batch_size=7
 [ "$(gs_mpi 2 train "$WORK/c.ini" --set model.init=kaiming_magic 2>&1 | grep -c 'config error')" -eq 1 ] \
   && pass "a config error is printed once, not once per rank" || fail "config error printed more than once"
 
@@ -76,6 +90,16 @@ data_case "wrong D" "wrongd.h5.*5" "$WORK/wrongd.h5"
 data_case "label out of range" "badlabel.h5.*7" "$WORK/badlabel.h5"
 data_case "NaN in X" "nan.h5.*(NaN|non-finite|nan)" "$WORK/nan.h5"
 data_case "fewer samples than ranks" "tiny.h5.*(1 sample|rank)" "$WORK/tiny.h5"
+# a checkpoint of another model is refused with exit 4, naming what differs
+printf '[model]\nlayers = 2, 16, 16, 3\n[data]\nn_train = 60\n[train]\nmax_steps = 2\nbatch_size = 10\n[checkpoint]\ndir = %s/res\n' \
+  "$WORK" > "$WORK/r.ini"
+gs_mpi 2 train "$WORK/r.ini" > /dev/null 2>&1 || fail "could not write the checkpoint to resume"
+expect 4 "has norm none but the config makes it batch" "resume: another norm" -- \
+  gs_mpi 2 train "$WORK/r.ini" --set model.norm=batch --resume auto
+expect 4 "has residual blocks of 0 layers but the config makes them 1" "resume: another residual" -- \
+  gs_mpi 2 train "$WORK/r.ini" --set model.residual=1 --resume auto
+expect 4 "holds the state of optimizer sgd, which the config's adam cannot continue" "resume: another optimizer" -- \
+  gs_mpi 2 train "$WORK/r.ini" --set optimizer.type=adam --set optimizer.momentum=0 --resume auto
 # --set=KEY=VALUE: `gradscope config` takes it as `gradscope train` does (train.sbatch checks the
 # config with the job's own arguments before it launches the ranks)
 base > "$WORK/b.ini"

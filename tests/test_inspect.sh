@@ -46,7 +46,7 @@ fi
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
 assert f.attrs["format"] == b"gradscope-checkpoint", f.attrs["format"]
-assert int(f.attrs["format_version"]) == 2
+assert int(f.attrs["format_version"]) == 3
 for k in ("blas_kernel", "blas_config", "cpu_model", "compiler", "build_type"):
     assert len(f.attrs[k]) > 0, k
 assert int(f.attrs["blas_threads"]) >= 1

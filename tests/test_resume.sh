@@ -11,8 +11,11 @@
 # same for the same rank count), so every GEMM has the same shapes and
 # splits, and the checkpoint holds the whole state. It would not hold across
 # kernels or thread counts (gradscope warns when a resume changes them).
+# test_resume.sh NP1 NP2 remedies: the same with every remedy on (batch and
+# layer norm with their running statistics, a residual block, dropout keyed
+# by step and row, gelu, Adam's two moments and step count, warm-up).
 . "$(dirname "$0")/lib.sh"
-NP1=$1 NP2=$2
+NP1=$1 NP2=$2 MODE=${3:-}
 write_config "$WORK/r.ini" <<INI
 [model]
 layers = 8, 24, 24, 3
@@ -39,6 +42,18 @@ keep = 10
 [stats]
 every_steps = 3
 INI
+if [ "$MODE" = remedies ]; then
+  "$PY" - "$WORK/r.ini" <<'PYEOF'
+import sys, configparser
+cp = configparser.ConfigParser()
+cp.read(sys.argv[1])
+cp["model"].update({"activation": "gelu", "norm": "batch, layer", "residual": "1", "dropout": "0.1"})
+del cp["optimizer"]["momentum"]
+cp["optimizer"].update({"type": "adam", "lr": "0.005", "warmup_steps": "5", "weight_decay": "0.01"})
+with open(sys.argv[1], "w") as f:
+    cp.write(f)
+PYEOF
+fi
 gs_mpi "$NP1" train "$WORK/r.ini" > "$WORK/straight.log" 2>&1 || { cat "$WORK/straight.log"; fail "straight run"; finish; }
 out=$(gs_mpi "$NP1" train "$WORK/r.ini" --set "checkpoint.dir=$WORK/split" --set train.max_steps=20 --resume auto 2>&1) \
   || { echo "$out"; fail "first half"; finish; }

@@ -94,10 +94,10 @@ static void first_step_diag(gs_net *net, double *g, int *verdict)
     gs_act_acc acc;
     act_acc_create(&acc, net);
     act_acc_zero(&acc, net);
-    const float *out = net_forward(net, X, N, verdict ? &acc : NULL, (float)make_cfg.saturated_threshold);
+    const float *out = net_forward(net, X, N, NULL, verdict ? &acc : NULL, (float)make_cfg.saturated_threshold);
     double correct = 0;
     loss_softmax_ce(out, Y, N, K, 1.0f / N, net_output_grad(net), &correct);
-    net_backward(net, X, N, NULL, NULL);
+    net_backward(net, X, N, NULL, NULL, NULL);
     double b[DEPTH];
     optim_grad_norms(net, g, b);
     if (verdict) {
@@ -191,7 +191,7 @@ static double zeros_train(float kick)
     for (int s = 0; s < 5; s++) {
         first_step(net, g);
         double norm = optim_grad_norms(net, NULL, NULL);
-        optim_step(net, &c, c.lr, norm, NULL);
+        optim_step(net, &c, c.lr, norm, s + 1, NULL);
     }
     const gs_layer *top = &net->layer[DEPTH - 2];
     CHECK(net->params[top->b_off] != 0.0f, "zeros: the last hidden layer did not move in 5 steps");

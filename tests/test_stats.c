@@ -116,11 +116,39 @@ static void test_by_hand(void)
     net_free(net);
 }
 
+/* a normalized layer's gamma and beta gradients have their own norms; its
+ * bias norm is the bias's alone */
+static void test_norm_params(void)
+{
+    gs_config cfg;
+    const int sizes[] = {3, 2, 2};
+    test_config(&cfg, 3, sizes, GS_ACT_RELU, GS_INIT_XAVIER_NORMAL);
+    cfg.norm[0] = GS_NORM_LAYER;
+    cfg.norm_eps = 1e-5;
+    gs_net *net = net_create(&cfg, 1, NULL, NULL);
+    CHECK(net != NULL, "net_create");
+    if (!net)
+        return;
+    const gs_layer *l0 = &net->layer[0], *l1 = &net->layer[1];
+    CHECK(l0->end - l0->b_off == 6 && l1->end - l1->b_off == 2, "layer 0 holds b, gamma, beta; layer 1 b only");
+    const float db[2] = {3, 4}, dgamma[2] = {0, 2}, dbeta[2] = {1, 0};
+    memcpy(net->grads + l0->b_off, db, sizeof db);
+    memcpy(net->grads + l0->g_off, dgamma, sizeof dgamma);
+    memcpy(net->grads + l0->g_off + 2, dbeta, sizeof dbeta);
+    float st[2 * GS_N_STATS];
+    stats_compute(net, NULL, NULL, NULL, st);
+    CHECK_NEAR(st[GS_ST_BIAS_GRAD_NORM], 5.0, "bias_grad_norm of the bias alone");
+    CHECK_NEAR(st[GS_ST_GAMMA_GRAD_NORM], 2.0, "gamma_grad_norm");
+    CHECK_NEAR(st[GS_ST_BETA_GRAD_NORM], 1.0, "beta_grad_norm");
+    CHECK(st[GS_N_STATS + GS_ST_GAMMA_GRAD_NORM] == 0.0f, "no gamma in an unnormalized layer");
+    net_free(net);
+}
+
 static void test_names(void)
 {
     const char *f[GS_N_STATS] = {"grad_norm", "grad_mean", "grad_std", "grad_absmax", "bias_grad_norm",
                                  "weight_norm", "update_ratio", "act_mean", "act_std", "saturated_fraction",
-                                 "dead_fraction", "ratio_to_last"};
+                                 "dead_fraction", "ratio_to_last", "gamma_grad_norm", "beta_grad_norm"};
     for (int i = 0; i < GS_N_STATS; i++)
         CHECK(!strcmp(stats_field_name(i), f[i]), "field %d: %s", i, stats_field_name(i));
     const char *v[GS_N_VERDICTS] = {"healthy", "vanishing", "exploding", "saturated", "dead", "symmetric",
@@ -183,6 +211,7 @@ int main(void)
 {
     test_by_hand();
     test_names();
+    test_norm_params();
     test_history();
     if (test_failures)
         fprintf(stderr, "test_stats: %d failure(s)\n", test_failures);

@@ -15,8 +15,10 @@
 
 #define GS_CKPT_FORMAT "gradscope-checkpoint"
 /* 1: the first layout; 2: the writer's provenance as root attributes
- * (provenance.h). Every older version stays readable. */
-#define GS_CKPT_FORMAT_VERSION 2
+ * (provenance.h); 3: normalization (gamma, beta, running statistics),
+ * residual blocks, dropout, Adam's moments, the optimizer's step count and
+ * the gamma/beta gradient statistics. Every older version stays readable. */
+#define GS_CKPT_FORMAT_VERSION 3
 
 /* Where training stands: everything besides parameters, momentum and history
  * that an exact resume needs. Data order and every random draw are pure
@@ -27,6 +29,7 @@ typedef struct {
     int64_t batch_in_epoch; /* index of the next global batch within the epoch */
     int n_ranks;            /* ranks of the run that wrote it */
     uint64_t seed;
+    int64_t opt_steps;      /* updates the optimizer applied (Adam's t; steps skipped as non-finite do not count) */
 } gs_train_state;
 
 /* mkdir -p `dir`: before a run's first checkpoint. */
@@ -69,6 +72,10 @@ typedef struct {
     int n_layers;
     int n_in[GS_MAX_LAYERS], n_out[GS_MAX_LAYERS];
     char act[GS_MAX_LAYERS][GS_NAME_MAX];   /* the weight's "activation" attribute */
+    char norm[GS_MAX_LAYERS][GS_NAME_MAX];  /* the weight's "norm" attribute ("none" before format 3) */
+    float dropout[GS_MAX_LAYERS];           /* the weight's "dropout" attribute (0 before format 3) */
+    int residual;                           /* root attribute "residual" (0 before format 3) */
+    char optimizer[GS_NAME_MAX];            /* root attribute "optimizer" ("sgd" before format 3) */
     char init[GS_MAX_LAYERS][GS_NAME_MAX];  /* the weight's "init" attribute */
     char version[GS_NAME_MAX];              /* gradscope_version of the writer */
     char created[GS_NAME_MAX];              /* ISO-8601 UTC */

@@ -17,7 +17,14 @@
 #define GS_PATH_MAX 1024
 #define GS_NAME_MAX 64
 
-typedef enum { GS_ACT_SIGMOID, GS_ACT_TANH, GS_ACT_RELU, GS_ACT_LEAKY_RELU, GS_ACT_IDENTITY, GS_N_ACT } gs_act;
+typedef enum {
+    GS_ACT_SIGMOID, GS_ACT_TANH, GS_ACT_RELU, GS_ACT_LEAKY_RELU, GS_ACT_IDENTITY, GS_ACT_GELU, GS_ACT_SELU, GS_N_ACT
+} gs_act;
+
+/* Normalization of a hidden layer's linear output, before its activation. */
+typedef enum { GS_NORM_NONE, GS_NORM_BATCH, GS_NORM_LAYER, GS_N_NORM } gs_norm;
+
+typedef enum { GS_OPT_SGD, GS_OPT_ADAM, GS_OPT_ADAMW } gs_optimizer;
 
 typedef enum { GS_OUT_SOFTMAX, GS_OUT_LINEAR } gs_output; /* softmax + cross-entropy, or linear + MSE */
 
@@ -46,6 +53,11 @@ typedef struct {
     double init_value;                 /* init_value: value of `constant` */
     double bias_init;                  /* bias_init: constant for all biases */
     double leaky_slope;                /* leaky_slope: negative slope of leaky_relu */
+    gs_norm norm[GS_MAX_LAYERS];       /* norm of each hidden layer (index = weight layer; none for the last) */
+    double norm_eps;                   /* norm_eps: added to the variance */
+    double bn_momentum;                /* bn_momentum: weight of the batch in batch norm's running statistics */
+    int residual;                      /* residual = K: skip connections over blocks of K hidden-to-hidden layers (0 = none) */
+    double dropout[GS_MAX_LAYERS];     /* dropout probability after each hidden layer's activation (0 for the last) */
 
     /* [data] */
     gs_synthetic synthetic;            /* synthetic = none | spiral | teacher */
@@ -73,6 +85,7 @@ typedef struct {
     double watchdog_seconds;           /* abort if one collective takes longer (0 = off) */
 
     /* [optimizer] */
+    gs_optimizer optimizer;            /* type = sgd | adam | adamw */
     double lr;
     int shard;                         /* bool: sharded update (reduce-scatter, allgather) at > 1 rank */
     double momentum;
@@ -83,6 +96,8 @@ typedef struct {
     int64_t step_size;                 /* schedule = step: decay every step_size steps */
     double gamma;                      /* schedule = step: multiply lr by gamma */
     double min_lr;                     /* schedule = cosine: floor */
+    double beta1, beta2, adam_eps;     /* Adam's moment decays and the denominator's epsilon */
+    int64_t warmup_steps;              /* linear warm-up of the learning rate over the first steps */
 
     /* [checkpoint] */
     char dir[GS_PATH_MAX];             /* run directory ("" = no checkpoints) */
@@ -136,6 +151,8 @@ void cfg_print_doc(void);
 const char *cfg_act_name(gs_act a);
 const char *cfg_init_name(gs_init_kind k);
 const char *cfg_output_name(gs_output o);
+const char *cfg_norm_name(gs_norm n);
+const char *cfg_optimizer_name(gs_optimizer o);
 
 /* Number of weight layers. */
 static inline int cfg_n_layers(const gs_config *cfg) { return cfg->n_sizes - 1; }

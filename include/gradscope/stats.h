@@ -34,8 +34,12 @@ enum {
     GS_ST_SATURATED,        /* fraction of outputs where f'(z) < threshold * max f' */
     GS_ST_DEAD,             /* fraction of units zero for every sample of the global batch */
     GS_ST_RATIO_TO_LAST,    /* grad_norm / grad_norm of the last layer */
+    GS_ST_GAMMA_GRAD_NORM,  /* ||d gamma||_2 of a normalized layer (0 otherwise) */
+    GS_ST_BETA_GRAD_NORM,   /* ||d beta||_2 */
     GS_N_STATS
 };
+/* The fields of checkpoints before format_version 3 (the first ones). */
+enum { GS_N_STATS_V2 = GS_ST_RATIO_TO_LAST + 1 };
 
 /* Field names as stored in checkpoints ("grad_norm", ...). */
 const char *stats_field_name(int field);
