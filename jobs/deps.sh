@@ -10,6 +10,7 @@ PACKAGES=(
   libinih-dev zlib1g-dev                # config files, gzip'd IDX files
   dataset-fashion-mnist                 # the main job's data
   python3 python3-h5py python3-numpy python3-matplotlib  # plotting and sweep summaries
+  python3-torch                         # PyTorch: the oracle of the remedies' layers and optimizers (tests)
   slurm-wlm munge                       # the Slurm job tests run a real controller
   iproute2 util-linux procps            # two-host test (ip netns, unshare), pgrep
   valgrind clang libclang-rt-14-dev     # leak checks, fuzzing
