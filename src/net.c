@@ -159,6 +159,7 @@ gs_net *net_create(const gs_config *cfg, int max_batch, float *params, float *gr
     net->delta[0] = gs_calloc(n_delta, sizeof(float), "backward buffer");
     net->delta[1] = gs_calloc(n_delta, sizeof(float), "backward buffer");
     net->keep = n_keep ? gs_calloc(n_keep, sizeof(float), "kept activations") : NULL;
+    net->n_keep = n_keep;
     net->skip = residual ? gs_calloc(n_delta, sizeof(float), "residual gradient") : NULL;
     net->norm_stats = n_stats ? gs_calloc(n_stats, sizeof(float), "normalization statistics") : NULL;
     net->running = n_running ? gs_calloc(n_running, sizeof(float), "running statistics") : NULL;

@@ -578,8 +578,11 @@ double trainer_memory(const gs_trainer *t, double parts[5])
 {
     const gs_net *net = t->net;
     const gs_data_info *tr = data_info(t->train);
-    parts[0] = 3.0 * (double)net->n_params * sizeof(float);
-    parts[1] = ((double)net->n_units + 2.0 * net->max_width) * net->max_batch * sizeof(float);
+    /* params, grads and the optimizer's state (momentum; Adam's two moments) */
+    parts[0] = (net->moment2 ? 4.0 : 3.0) * (double)net->n_params * sizeof(float);
+    /* activations, backward's two buffers, a residual skip's, kept values */
+    parts[1] = ((double)net->n_units + (net->skip ? 3.0 : 2.0) * net->max_width) * net->max_batch * sizeof(float) +
+               (double)net->n_keep * sizeof(float);
     parts[2] = (double)tr->rows_held * (tr->dim + tr->y_dim) * sizeof(float);
     if (t->test) {
         const gs_data_info *te = data_info(t->test);

@@ -80,6 +80,7 @@ typedef struct {
     float *acts;         /* (max_batch * n_units) */
     float *delta[2];     /* (max_batch * max_width) each: dZ ping-pong for backward */
     float *keep;         /* Y and norm(Z) of the layers that keep them (y_off, h_off) */
+    size_t n_keep;       /* floats in keep */
     float *skip;         /* (max_batch * max_width): the gradient a residual block's skip carries back */
     float *norm_stats;   /* per normalized layer, at s_off (see gs_layer) */
     float *running;      /* (2 * units of batch-normalized layers): running mean, variance at s_off */

@@ -105,7 +105,8 @@ int trainer_resume_at(gs_trainer *t, const gs_train_state *st);
 int trainer_exchange_only(gs_trainer *t);
 void trainer_update_only(gs_trainer *t, double lr);
 /* Bytes this rank needs by construction: parts[0] parameters, gradients and
- * momentum, [1] activations and the backward buffers, [2] data shards with
+ * the optimizer's state, [1] activations, the backward buffers and the
+ * values kept for backward, [2] data shards with
  * their staging rows, [3] the input and target batch, [4] per-unit
  * statistics and what the exchange holds or reads besides. Returns the sum. */
 double trainer_memory(const gs_trainer *t, double parts[5]);

@@ -19,6 +19,10 @@
  *           nothing overlapped and nothing else cost anything;
  *   memory  peak RSS (VmHWM, reset before each model) against the estimate
  *           from the net's table and the data shard.
+ * With --remedies, each model runs in the default mode only (one rank, or
+ * the sharded optimizer), without the bound, as it is and with each remedy
+ * of the vanishing gradient: Adam, batch norm, layer norm (every hidden
+ * layer) and residual blocks of 1 (rows "W+adam", ...): what each costs.
  * Rank 0 prints one table; --tsv FILE also writes it machine-readable for
  * jobs/bench/report.py.
  *
@@ -71,7 +75,8 @@ static void usage(FILE *f)
                "  --overlap MODE   off | on | both: with the replicated optimizer (default both)\n"
                "  --n-train N      rows of the synthetic training set (default 16384)\n"
                "  --no-bound       skip the BLAS bound            --tsv FILE   append results (rank 0)\n"
-               "  --label TEXT     run label in the TSV (default RxT)\n");
+               "  --label TEXT     run label in the TSV (default RxT)\n"
+               "  --remedies       the default mode only, as is and with adam, batch norm, layer norm, residual\n");
 }
 
 static int parse_args(int argc, char **argv, bench_opts *o, const char **models, const char **configs, int *n_cfg)
@@ -86,6 +91,8 @@ static int parse_args(int argc, char **argv, bench_opts *o, const char **models,
             exit(0);
         } else if (!strcmp(a, "--no-bound"))
             o->no_bound = 1;
+        else if (!strcmp(a, "--remedies"))
+            o->remedies = o->no_bound = 1;
         else if (a[0] == '-' && !v) {
             fprintf(stderr, "gradscope-bench: %s needs a value\n", a);
             return 1;
@@ -190,8 +197,53 @@ static void write_tsv(const bench_result *r, const bench_opts *o, const gs_dist 
     fclose(f);
 }
 
+/* The remedies' variants of a model (--remedies): variant v of cfg. */
+static const char *const remedy_names[] = { "", "+adam", "+batch", "+layer", "+residual" };
+
+static void remedy_of(gs_config *cfg, int v)
+{
+    const int hidden = cfg->n_sizes - 2;
+    switch (v) {
+    case 1:
+        cfg->optimizer = GS_OPT_ADAM;
+        cfg->momentum = 0.0;
+        cfg->nesterov = 0;
+        cfg->lr = 1e-3;
+        break;
+    case 2: case 3:
+        for (int l = 0; l < hidden; l++)
+            cfg->norm[l] = v == 2 ? GS_NORM_BATCH : GS_NORM_LAYER;
+        break;
+    case 4: cfg->residual = 1; break;
+    default: break;
+    }
+}
+
+static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts *o, const gs_dist *d);
+
+/* --remedies: the model as it is and with each remedy, in the default mode */
+static int bench_remedies(const char *name, const gs_config *cfg_in, const bench_opts *o, const gs_dist *d)
+{
+    static gs_config cfg;
+    int rc = 0;
+    for (int v = 0; !rc && v < (int)(sizeof remedy_names / sizeof *remedy_names); v++) {
+        char label[64];
+        cfg = *cfg_in;
+        remedy_of(&cfg, v);
+        snprintf(label, sizeof label, "%s%s", name, remedy_names[v]);
+        /* a remedy the model cannot take (residual blocks need equal widths) is skipped */
+        if (cfg_validate(&cfg)) {
+            if (d->rank == 0)
+                printf("%s: skipped: %s\n", label, gs_last_error());
+        } else
+            rc = bench_one(label, &cfg, o, d);
+    }
+    return rc;
+}
+
 /* One model: the trainer in each mode (at > 1 rank: sharded, replicated
- * with overlap off, replicated with overlap on), then the bound. */
+ * with overlap off, replicated with overlap on; with --remedies the
+ * sharded one only), then the bound. */
 static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts *o, const gs_dist *d)
 {
     static gs_config cfg;
@@ -201,6 +253,8 @@ static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts
     int modes[3], n_modes = 0; /* bench_result.overlap */
     if (d->size == 1)
         modes[n_modes++] = 0;
+    else if (o->remedies)
+        modes[n_modes++] = 2;
     else {
         if (o->shard_mode >= 1)
             modes[n_modes++] = 2;
@@ -273,7 +327,7 @@ int main(int argc, char **argv)
         if ((rc = cfg_load_string(&cfg, text, builtin[i].name)))
             fprintf(stderr, "gradscope-bench: built-in model %s: %s\n", builtin[i].name, gs_last_error());
         else
-            rc = bench_one(builtin[i].name, &cfg, &o, &d);
+            rc = o.remedies ? bench_remedies(builtin[i].name, &cfg, &o, &d) : bench_one(builtin[i].name, &cfg, &o, &d);
     }
     for (int i = 0; !rc && i < n_cfg; i++) {
         if ((rc = cfg_load(&cfg, configs[i], 0, NULL))) {

@@ -18,6 +18,7 @@ BOUND_TARGET = {"W": 1.10, "D": 1.10, "S": 1.25}
 TORCH_TARGET = {"W": 1.1, "D": 1.5, "S": 2.0}
 SCALE_TARGET = {"W": 1.7, "D": 1.7}
 RSS_TARGET = 1.3
+REMEDY_TARGET = 1.15  # a remedy's step <= this x the model's step without it
 # bench_result.overlap: the mode of a row at > 1 rank
 MODES = {-1: "-", 0: "off", 1: "on", 2: "shard"}
 DEFAULT_2X1 = 2.0  # gradscope's default at > 1 rank: the sharded optimizer
@@ -134,6 +135,29 @@ def paired_ratios(g_rows, t_rows, model, label, mode):
     return [(x["batch"] / x["step"]) / (y["batch"] / y["step"]) for x, y in zip(a, b)]
 
 
+def variants(out):
+    """The remedies' cost (run.sh REMEDIES=1): each variant's step against
+    the model's own in the same run and configuration."""
+    rows = median_runs(read(os.path.join(out, "variants.tsv"), G_COLS), ("model", "label"))
+    if not rows:
+        return
+    print("\n### The remedies' cost\n")
+    print("gradscope-bench --remedies: each model in the default mode (one rank, or the sharded optimizer) as it\n"
+          "is and with one remedy: +adam (Adam instead of SGD with momentum), +batch / +layer (batch or layer norm\n"
+          "on every hidden layer), +residual (blocks of one layer). Step: the median run's, as above; ratio = the\n"
+          f"variant's step / the model's; target <= {REMEDY_TARGET}.\n")
+    print("| model | PxT | step ms | ratio | met | fwd | bwd | update |")
+    print("|---|---|---|---|---|---|---|---|")
+    base = {(r["model"], r["label"]): r for r in rows if "+" not in r["model"]}
+    rows.sort(key=lambda r: (r["model"].split("+")[0], config_order(r["label"]), r["model"]))
+    for r in rows:
+        b = base.get((r["model"].split("+")[0], r["label"]))
+        q = r["step"] / b["step"] if b and "+" in r["model"] else None
+        met = "" if q is None else ("yes" if q <= REMEDY_TARGET else "no")
+        print(f"| {r['model']} | {r['label']} | {ms(r['step'])} | {'' if q is None else f'{q:.2f}'} | {met} | "
+              f"{ms(r['forward'])} | {ms(r['backward'])} | {ms(r['update'])} |")
+
+
 def main():
     out = sys.argv[1]
     g_rows = read(os.path.join(out, "gradscope.tsv"), G_COLS)
@@ -145,6 +169,9 @@ def main():
     print("## Performance\n")
     if os.path.exists(os.path.join(out, "machine.txt")):
         print("```\n" + open(os.path.join(out, "machine.txt")).read().strip() + "\n```\n")
+    if not g:  # REMEDIES=only
+        variants(out)
+        return
     n_runs = max((r["runs"] for r in g), default=1)
     print(f"Each row: of {n_runs} runs of its configuration (in turn), the one with the median step time;\n"
           "bound, opt and comm (measured alone) are the least over the runs: a neighbour on the host can only\n"
@@ -164,7 +191,8 @@ def main():
           "stats step = `trainer_step(t, 0)` (statistics, no update); RSS = VmHWM per rank (max), base = RSS\n"
           "before `trainer_create` (MPI, OpenBLAS, libc); cpu = CPU time / (wall x threads) over the timed steps,\n"
           "lowest rank (< 0.9: preempted or idle threads).\n"
-          "est = (params + grads + momentum + activations + backward buffers + data shard + batch) x 4 B.\n")
+          "est = (params + grads + optimizer state + activations + backward buffers + kept values + data shard +\n"
+          "batch) x 4 B.\n")
     print("| model | PxT | mode | step ms | data | fwd | bwd | reduce | stats | update | samples/s | GFLOP/s "
           "| bound ms | opt ms | comm ms | floor ms | step/bound | step/floor | in-step ms | in-step/bound "
           "| stats step ms | RSS MiB | base MiB | est MiB | RSS/est | (RSS-base)/est | cpu |")
@@ -275,6 +303,7 @@ def main():
                 q2 = (r["rss_peak"] - r["rss_base"]) / r["rss_est"]
                 print(f"| {m} {lab}: peak RSS <= {RSS_TARGET} x estimate | {q:.2f} (without the {r['rss_base'] * mib:.0f} "
                       f"MiB base: {q2:.2f}) | {'yes' if q <= RSS_TARGET else 'no'} | | |")
+    variants(out)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@
 # "1x1 1x2 2x1"; on a bigger node e.g. "1x1 1x2 2x1 4x1 8x1 16x1": beyond
 # those three, gradscope runs only its default mode, the sharded optimizer,
 # and PyTorch is not run), PY (/usr/bin/python3: the Python that runs
-# PyTorch and the report), TORCH (1; 0 skips PyTorch).
-# Results: $OUT/gradscope.tsv, $OUT/torch.tsv, $OUT/report.md.
+# PyTorch and the report), TORCH (1; 0 skips PyTorch), REMEDIES (0; 1 also
+# runs gradscope-bench --remedies at 1x1 and 2x1, each model as it is and
+# with each remedy, into $OUT/variants.tsv; "only" runs just those).
+# Results: $OUT/gradscope.tsv, $OUT/torch.tsv, $OUT/variants.tsv, $OUT/report.md.
 # About 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,6 +30,7 @@ CONFIGS=${CONFIGS:-1x1 1x2 2x1}
 OUT=${OUT:-runs/bench-$(date +%Y%m%d-%H%M%S)}
 PY=${PY:-/usr/bin/python3}
 TORCH=${TORCH:-1}
+REMEDIES=${REMEDIES:-0}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 
@@ -36,7 +39,7 @@ if [ ! -x "$BENCH" ] || [ ! -x "$BUILD_DIR/gradscope" ]; then
   jobs/build.sh -DGRADSCOPE_BENCH=ON
 fi
 mkdir -p "$OUT"
-rm -f "$OUT/gradscope.tsv" "$OUT/torch.tsv"
+rm -f "$OUT/gradscope.tsv" "$OUT/torch.tsv" "$OUT/variants.tsv"
 
 # The machine, and the kernel gradscope runs on (it sets OPENBLAS_CORETYPE
 # itself when OpenBLAS fell back to a generic kernel; a value already in the
@@ -49,7 +52,7 @@ KERNEL=$("$BUILD_DIR/gradscope" blas | awk '$1 == "kernel" { print $2 }')
   echo "kernel: $(uname -sr)"
   echo "openblas: $("$BUILD_DIR/gradscope" blas | tr '\n' ' ')"
   echo "mpi: $(mpirun --version 2>/dev/null | head -1)"
-  echo "command: jobs/bench/run.sh $* (STEPS=$STEPS WARMUP=$WARMUP MODELS=$MODELS REPEAT=$REPEAT CONFIGS='$CONFIGS')"
+  echo "command: jobs/bench/run.sh $* (STEPS=$STEPS WARMUP=$WARMUP MODELS=$MODELS REPEAT=$REPEAT CONFIGS='$CONFIGS' REMEDIES=$REMEDIES)"
 } | tee "$OUT/machine.txt"
 
 # Timings need the cores to themselves: wait (up to QUIET_WAIT s, default
@@ -73,17 +76,17 @@ quiet() {
   echo "CPU busy before $1: ${busy}% (waited ${waited} s)" | tee -a "$OUT/machine.txt"
 }
 
-run_bench() { # LABEL NP THREADS
-  local label=$1 np=$2 threads=$3
+run_bench() { # LABEL NP THREADS [ARGS]; TSV (default gradscope.tsv)
+  local label=$1 np=$2 threads=$3 tsv=$OUT/${TSV:-gradscope.tsv}
   shift 3
   quiet "gradscope $label"
   echo "== gradscope $label"
   if [ "$np" -eq 1 ]; then
     timeout 600 "$BENCH" --threads "$threads" --steps "$STEPS" --warmup "$WARMUP" --models "$MODELS" \
-      --tsv "$OUT/gradscope.tsv" --label "$label" "$@"
+      --tsv "$tsv" --label "$label" "$@"
   else
     timeout 600 mpirun -np "$np" "$BENCH" --threads "$threads" --steps "$STEPS" --warmup "$WARMUP" \
-      --models "$MODELS" --tsv "$OUT/gradscope.tsv" --label "$label" "$@"
+      --models "$MODELS" --tsv "$tsv" --label "$label" "$@"
   fi
 }
 standard() { case $1 in 1x1 | 1x2 | 2x1) return 0 ;; esac; return 1; }
@@ -104,6 +107,7 @@ fi
 # that a ratio compares runs made minutes apart at most: the speed of a
 # shared host drifts over the minutes a whole benchmark takes.
 for rep in $(seq "$REPEAT"); do
+  [ "$REMEDIES" = only ] && break
   for c in $CONFIGS; do
     # the replicated modes are reference points, measured at 2 ranks
     if standard "$c"; then
@@ -114,6 +118,14 @@ for rep in $(seq "$REPEAT"); do
     fi
   done
 done
+
+# The remedies' cost: each model as it is and with each remedy, in turn
+# within one run, so that a ratio compares steps made seconds apart.
+if [ "$REMEDIES" != 0 ]; then
+  for rep in $(seq "$REPEAT"); do
+    for c in 1x1 2x1; do TSV=variants.tsv run_bench "$c" "${c%x*}" "${c#*x}" --remedies "$@"; done
+  done
+fi
 
 "$PY" jobs/bench/report.py "$OUT" | tee "$OUT/report.md"
 echo "results in $OUT"
