@@ -11,7 +11,7 @@ PACKAGES=(
   dataset-fashion-mnist                 # the main job's data
   python3 python3-h5py python3-numpy python3-matplotlib  # plotting and sweep summaries
   slurm-wlm munge                       # the Slurm job tests run a real controller
-  iproute2 util-linux procps            # two-host test (ip netns, unshare), pgrep
+  iproute2 util-linux procps            # two-host test, virtual Slurm cluster (ip netns, nsenter, unshare), pgrep
   valgrind clang libclang-rt-14-dev     # leak checks, fuzzing
   llvm                                  # llvm-symbolizer: the fuzz triage reads file names in stacks
 )
