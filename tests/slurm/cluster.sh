@@ -409,7 +409,7 @@ do_start() {
   [[ $NODES =~ ^[1-9][0-9]?$ ]] || die "--nodes must be 1 to 99, not '$NODES'"
   if ((NODES > 1)); then
     local t
-    for t in ip unshare; do
+    for t in ip nsenter unshare; do
       command -v "$t" >/dev/null || { say "SKIP: $t not installed (iproute2, util-linux)"; exit $SKIP; }
     done
   fi

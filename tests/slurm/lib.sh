@@ -35,6 +35,13 @@ slurm_setup() {
     command -v "$t" >/dev/null 2>&1 || skip "$t not installed (apt-get install slurm-wlm munge)"
   done
   [[ $(id -u) == 0 ]] || skip "needs root (the test cluster runs its daemons as SlurmUser=root)"
+  # (the virtual cluster's start skipped for the same reasons: skip, not fail)
+  if ((${GS_SLURM_NODES:-1} > 1)); then
+    for t in ip nsenter unshare; do
+      command -v "$t" >/dev/null 2>&1 || skip "$t not installed (iproute2, util-linux): no virtual cluster"
+    done
+    unshare --net true 2>/dev/null || skip "network namespaces are not available here: no virtual cluster"
+  fi
   [[ -f $GS_SLURM_DIR/slurm.conf ]] ||
     fail "no test cluster in $GS_SLURM_DIR (the fixture test slurm_cluster_start did not run or failed)"
   # SLURM_CONF, and for a virtual cluster the client wrappers' PATH

@@ -123,7 +123,7 @@ do_check() {
 do_up() {
   if [[ $(id -u) != 0 ]]; then say "SKIP: needs root for network namespaces"; exit $SKIP; fi
   local t
-  for t in ip unshare mount; do
+  for t in ip nsenter unshare mount; do
     command -v $t >/dev/null || { say "SKIP: $t not installed (iproute2, util-linux)"; exit $SKIP; }
   done
   mkdir -p "$DIR" && chmod 755 "$DIR"
