@@ -12,7 +12,7 @@ PACKAGES=(
   python3 python3-h5py python3-numpy python3-matplotlib  # plotting and sweep summaries
   python3-torch                         # PyTorch: the oracle of the remedies' layers and optimizers (tests)
   slurm-wlm munge                       # the Slurm job tests run a real controller
-  iproute2 util-linux procps            # two-host test (ip netns, unshare), pgrep
+  iproute2 util-linux procps            # two-host test, virtual Slurm cluster (ip netns, nsenter, unshare), pgrep
   valgrind clang libclang-rt-14-dev     # leak checks, fuzzing
   llvm                                  # llvm-symbolizer: the fuzz triage reads file names in stacks
 )

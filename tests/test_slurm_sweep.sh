@@ -3,6 +3,9 @@
 # jobs/sweep_local.sh --task I): 2 inits x 1 activation x 2 depths = 4 tiny
 # tasks, 2 at a time on the 2 CPUs; every task must finish with a checkpoint,
 # and jobs/sweep_summary.py must print one row per task and draw the PNG.
+# On the virtual cluster (GS_SLURM_DIR of `cluster.sh start --nodes 3`: three
+# 1-CPU nodes) Slurm spreads the tasks over the nodes: they must have run on
+# at least two different nodes, each task on the host its log names.
 set -u
 . "$(dirname "$0")/slurm/lib.sh"
 slurm_setup
@@ -44,6 +47,23 @@ if [[ $n_rec != "$n" || $n_ok != "$n" ]]; then
   for f in "$WORK"/sweep-*.out "$WORK"/runs/*/train.log; do echo "----- $f" >&2; tail -n 15 "$f" >&2; done
   fail "$n_ok of $n array tasks COMPLETED with exit code 0 ($n_rec records)"
 fi
+# Where the tasks ran. On the virtual cluster (node name = hostname) Slurm's
+# record and the task's own log (the hostname it saw) must agree, and at
+# least two nodes must have been used.
+n_nodes=$(bash "$GS_SLURM_TESTS/cluster.sh" nodes "$GS_SLURM_DIR" | wc -l)
+declare -A where=()
+while read -r rec; do
+  id=$(tr ' ' '\n' <<<"$rec" | sed -n 's/^ArrayTaskId=//p')
+  node=$(tr ' ' '\n' <<<"$rec" | sed -n 's/^NodeList=//p')
+  host=$(sed -n 's/^== sweep.sbatch: array task .* on \([^ ]*\) at .*/\1/p' "$WORK/sweep-${JOB}_$id.out" | head -n1)
+  ((n_nodes == 1)) || [[ -n $node && $node == "$host" ]] ||
+    fail "array task $id: Slurm says node '$node', its log says host '$host'"
+  where[$node]+="$id "
+done <<<"$recs"
+echo "tasks per node: $(for n in "${!where[@]}"; do printf '%s: %s ' "$n" "${where[$n]}"; done)"
+if ((n_nodes > 1 && ${#where[@]} < 2)); then
+  fail "all $n tasks ran on ${!where[*]} although the cluster has $n_nodes nodes"
+fi
 for d in "$WORK"/runs/*/; do
   [[ $(cat "$d/status" 2>/dev/null) == 0 ]] || { tail -n 20 "$d/train.log" >&2; fail "$d: status $(cat "$d/status" 2>/dev/null)"; }
 done
@@ -72,4 +92,4 @@ if not any(r["init"] == "zeros" and set(r["verdicts"][:-1]) == {"y"} for r in ro
     sys.exit("zeros init should be diagnosed symmetric in every hidden layer")
 print(f"{len(rows)} rows with finite loss, accuracy and ratio, one verdict per layer")
 PY
-echo "PASS: 4-task sweep array completed and summarized ($(elapsed))"
+echo "PASS: 4-task sweep array completed on ${#where[@]} node(s) and summarized ($(elapsed))"

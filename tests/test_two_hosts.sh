@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # MPI across two hosts, simulated on one machine with two network namespaces
 # (tests/twohost/netns.sh): Open MPI starts the remote side through an rsh
-# agent, and all MPI traffic goes over TCP on a veth pair in 198.18.0.0/24.
+# agent, and all MPI traffic goes over TCP, through a bridge, in 198.18.0.0/24.
 #
 #   test_two_hosts.sh hostname   2 ranks on 2 hosts report 2 different names
 #   test_two_hosts.sh train      gradscope trains with 1 rank on each host; its
@@ -30,7 +30,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=1   # same BLAS threading in both runs
 
 # Namespaces of earlier runs that were killed before their trap ran.
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^gs-h[01]-[0-9]+$'); do
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^gs-(h[0-9]+|sw)-[0-9]+$'); do
   owner=${ns##*-}
   if ! kill -0 "$owner" 2>/dev/null; then
     echo "removing stale namespace $ns (owner $owner is gone)"

@@ -2,10 +2,16 @@
 #
 # The cluster is started once by the CTest fixture (tests/slurm.cmake:
 # slurm_cluster_start / slurm_cluster_stop) in GS_SLURM_DIR, default
-# /tmp/gradscope-slurm-$UID; every test uses that directory.
+# /tmp/gradscope-slurm-$UID; every test uses that directory. With
+# GS_SLURM_NODES=N > 1 (the vcluster_* tests) it is the virtual N-node
+# cluster, default /tmp/gradscope-vcluster-$UID, as in cluster.sh.
 # Each helper fails loudly: a test never hangs and never passes by accident.
 
-GS_SLURM_DIR=${GS_SLURM_DIR:-/tmp/gradscope-slurm-$(id -u)}
+if ((${GS_SLURM_NODES:-1} > 1)); then
+  GS_SLURM_DIR=${GS_SLURM_DIR:-/tmp/gradscope-vcluster-$(id -u)}
+else
+  GS_SLURM_DIR=${GS_SLURM_DIR:-/tmp/gradscope-slurm-$(id -u)}
+fi
 GS_SLURM_TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GS_SRC=${GRADSCOPE_SRC:-$(cd "$GS_SLURM_TESTS/../.." && pwd)}
 GS_PY=/usr/bin/python3   # Debian's python3: h5py, numpy, matplotlib
@@ -29,11 +35,19 @@ slurm_setup() {
     command -v "$t" >/dev/null 2>&1 || skip "$t not installed (apt-get install slurm-wlm munge)"
   done
   [[ $(id -u) == 0 ]] || skip "needs root (the test cluster runs its daemons as SlurmUser=root)"
+  # (the virtual cluster's start skipped for the same reasons: skip, not fail)
+  if ((${GS_SLURM_NODES:-1} > 1)); then
+    for t in ip nsenter unshare; do
+      command -v "$t" >/dev/null 2>&1 || skip "$t not installed (iproute2, util-linux): no virtual cluster"
+    done
+    unshare --net true 2>/dev/null || skip "network namespaces are not available here: no virtual cluster"
+  fi
   [[ -f $GS_SLURM_DIR/slurm.conf ]] ||
     fail "no test cluster in $GS_SLURM_DIR (the fixture test slurm_cluster_start did not run or failed)"
-  export SLURM_CONF=$GS_SLURM_DIR/slurm.conf
+  # SLURM_CONF, and for a virtual cluster the client wrappers' PATH
+  eval "$(bash "$GS_SLURM_TESTS/cluster.sh" env "$GS_SLURM_DIR")"
   bash "$GS_SLURM_TESTS/cluster.sh" check "$GS_SLURM_DIR" ||
-    fail "the test cluster in $GS_SLURM_DIR does not answer (sinfo)"
+    fail "the test cluster in $GS_SLURM_DIR is not healthy (see above)"
 }
 
 # The gradscope binary, from CTest's GRADSCOPE_BIN.
@@ -68,7 +82,7 @@ show_job() {
     echo "----- tail of $f" >&2
     tail -n 40 "$f" >&2
   done
-  for f in "$GS_SLURM_DIR"/log/slurmctld.log "$GS_SLURM_DIR"/log/slurmd.log; do
+  for f in "$GS_SLURM_DIR"/log/slurmctld.log "$GS_SLURM_DIR"/log/slurmd*.log; do
     echo "----- tail of $f" >&2
     tail -n 10 "$f" >&2
   done
