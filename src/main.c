@@ -7,7 +7,7 @@
 #include "gradscope/commands.h"
 #include "gradscope/common.h"
 #include "gradscope/config.h"
-#include "gradscope/data.h"
+#include "gradscope/convert.h"
 
 #include <hdf5.h>
 #include <stdio.h>
