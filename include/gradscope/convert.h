@@ -1,6 +1,6 @@
 /*
- * convert.h — `gradscope convert`: the files users have (MNIST IDX, CSV) to
- * the HDF5 input layout that training reads (data.h,
+ * convert.h — `gradscope convert`: the files users have (MNIST IDX, CSV,
+ * NumPy .npy/.npz) to the HDF5 input layout that training reads (data.h,
  * docs/data.md): /X float32 or uint8 [N, D], /y integer [N] (class labels)
  * or float32 [N, K] (targets).
  *
@@ -45,5 +45,18 @@ typedef struct {
  * names, numbered in sorted (byte) order, written as int32 /y [N] with the
  * names in /y's attribute `classes`. info may be NULL. */
 int data_convert_csv(const char *in_csv, const char *out_h5, const data_csv_options *opt, data_convert_info *info);
+
+/* Two .npy files (format 1.0, 2.0 or 3.0; little-endian, C order; float32,
+ * float64, int8-64, uint8-64 or bool): X [N, ...] becomes /X [N, D] (D the
+ * product of the other dimensions; uint8 stays uint8, anything else becomes
+ * float32); Y [N] or [N, K] becomes /y: integers keep their type and shape,
+ * floats become float32 targets [N, 1] or [N, K]. info may be NULL. */
+int data_convert_npy(const char *x_npy, const char *y_npy, const char *out_h5, data_convert_info *info);
+
+/* An .npz archive (np.savez, stored, or np.savez_compressed, deflated):
+ * arrays x_name and y_name converted as by data_convert_npy. NULL names
+ * mean "X" (else "x") and "y" (else "Y"). info may be NULL. */
+int data_convert_npz(const char *npz, const char *out_h5, const char *x_name, const char *y_name,
+                     data_convert_info *info);
 
 #endif
