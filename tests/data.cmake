@@ -20,4 +20,7 @@ gs_unit_test(data_spiral_learnable test_data_spiral.c)
 gs_script_test(convert_csv test_convert_csv.sh)
 gs_script_test(convert_npy test_convert_npy.sh)
 gs_script_test(convert_bad test_convert_bad.sh)
+# ~300 MiB inputs under an address-space limit: minutes on a loaded machine
+gs_script_test(convert_memory test_convert_memory.sh)
 set_tests_properties(convert_csv convert_npy convert_bad PROPERTIES TIMEOUT 180)
+set_tests_properties(convert_memory PROPERTIES TIMEOUT 900)
