@@ -8,8 +8,8 @@
  *      float32 and each row converted into a chunk of rows of X [rows, D]
  *      and y [rows], written a chunk at a time.
  * Memory is one chunk of rows, the first record (at most CSV_MAX_FIRST
- * bytes) and the class names (at most CSV_MAX_CLASSES of at most
- * CSV_MAX_NAMES bytes in all), with no field longer than CSV_MAX_FIELD
+ * bytes) and the class names (bounded in convert_classes.h), with no field
+ * longer than CSV_MAX_FIELD
  * bytes: bounds that do not grow with the number of rows. A failure on the
  * write pass leaves no output (convert_out.h).
  *
@@ -18,6 +18,7 @@
  */
 #include "gradscope/common.h"
 #include "gradscope/convert.h"
+#include "convert_classes.h"
 #include "convert_out.h"
 
 #include <csv.h>
@@ -30,22 +31,10 @@
 
 #define CSV_MAX_FIELD ((size_t)1 << 20)    /* bytes in one field */
 #define CSV_MAX_FIRST ((size_t)64 << 20)   /* bytes in the first record (the header) */
-#define CSV_MAX_CLASSES 65536              /* distinct label names */
-#define CSV_MAX_NAMES ((size_t)16 << 20)   /* bytes of label names in all */
 #define CSV_READ_BYTES ((size_t)1 << 16)   /* bytes per fread */
 #define INT_EXACT 9007199254740992.0       /* 2^53: larger doubles are not all integers */
 
 typedef enum { LABEL_INT, LABEL_FLOAT, LABEL_NAME } label_kind;
-
-/* The distinct label texts: an open-addressing hash set whose entries get
- * their class index once the set is complete and sorted. */
-typedef struct {
-    char **name;    /* [cap], NULL for an empty slot */
-    int32_t *cls;   /* [cap], the class index of name[i] */
-    uint64_t n, cap;
-    size_t bytes;   /* of all names */
-    int full;       /* a name was left out: more than the bounds allow */
-} class_set;
 
 /* What the survey found; the write pass relies on it. */
 typedef struct {
@@ -57,7 +46,7 @@ typedef struct {
     uint64_t bad_target_line; /* the first numeric label outside float32 (inf, nan, 1e39) */
     char bad_target_text[64];
     label_kind kind;
-    class_set classes;
+    convert_classes classes;
 } csv_survey;
 
 typedef struct {
@@ -158,91 +147,6 @@ static int cell_integer(const char *s, size_t len, double v, int64_t *out)
     return 0;
 }
 
-/* ---- class names -------------------------------------------------------- */
-
-static uint64_t name_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-/* The slot of `s`, or the empty slot where it belongs. */
-static uint64_t class_slot(const class_set *c, const char *s)
-{
-    uint64_t i = name_hash(s) & (c->cap - 1);
-    while (c->name[i] && strcmp(c->name[i], s) != 0)
-        i = (i + 1) & (c->cap - 1);
-    return i;
-}
-
-static void class_free(class_set *c)
-{
-    for (uint64_t i = 0; i < c->cap; i++)
-        free(c->name[i]);
-    free(c->name);
-    free(c->cls);
-    memset(c, 0, sizeof *c);
-}
-
-/* Add `s` (len bytes) unless present; past the bounds, mark the set full. */
-static int class_add(class_set *c, const char *s, size_t len)
-{
-    if (c->full)
-        return 0;
-    if (c->cap == 0 || 2 * (c->n + 1) > c->cap) { /* keep the load at most 1/2 */
-        class_set g = {.cap = c->cap ? 2 * c->cap : 64, .n = c->n, .bytes = c->bytes};
-        if (!(g.name = gs_calloc(g.cap, sizeof *g.name, "CSV class names"))
-            || !(g.cls = gs_calloc(g.cap, sizeof *g.cls, "CSV class names"))) {
-            free(g.name);
-            return GS_ERR_RUNTIME;
-        }
-        for (uint64_t i = 0; i < c->cap; i++)
-            if (c->name[i])
-                g.name[class_slot(&g, c->name[i])] = c->name[i];
-        free(c->name);
-        free(c->cls);
-        *c = g;
-    }
-    uint64_t i = class_slot(c, s);
-    if (c->name[i])
-        return 0;
-    if (c->n == CSV_MAX_CLASSES || c->bytes + len + 1 > CSV_MAX_NAMES) {
-        c->full = 1;
-        return 0;
-    }
-    if (!(c->name[i] = gs_malloc(len + 1, 1, "a CSV class name")))
-        return GS_ERR_RUNTIME;
-    memcpy(c->name[i], s, len + 1);
-    c->n++;
-    c->bytes += len + 1;
-    return 0;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Number the classes in sorted order; *sorted (malloc'd) lists the names by
- * class index. */
-static int class_number(class_set *c, char ***sorted)
-{
-    char **names = gs_malloc(c->n, sizeof *names, "CSV class names");
-    if (!names)
-        return GS_ERR_RUNTIME;
-    uint64_t k = 0;
-    for (uint64_t i = 0; i < c->cap; i++)
-        if (c->name[i])
-            names[k++] = c->name[i];
-    qsort(names, c->n, sizeof *names, cmp_names);
-    for (uint64_t j = 0; j < c->n; j++)
-        c->cls[class_slot(c, names[j])] = (int32_t)j;
-    *sorted = names;
-    return 0;
-}
-
 /* ---- one row ------------------------------------------------------------ */
 
 /* Features are parsed on the write pass only: the survey needs none of
@@ -283,16 +187,16 @@ static int label_cell(csv_job *job, const char *s, size_t len)
                 shown(s, len, sv->bad_target_text, sizeof sv->bad_target_text);
             }
         }
-        int st = class_add(&sv->classes, s, len);
+        int st = convert_classes_add(&sv->classes, s, len);
         return st ? (job->st = st) : 0;
     }
     const uint64_t r = job->in_chunk;
     if (sv->kind == LABEL_NAME) {
-        uint64_t slot = class_slot(&sv->classes, s);
-        if (!sv->classes.name[slot])
+        int32_t cls = convert_classes_find(&sv->classes, s);
+        if (cls < 0)
             return cell_error(job, job->line, sv->label, "a label the first pass did not see: "
                               "the file changed while it was being converted");
-        job->y_cls[r] = sv->classes.cls[slot];
+        job->y_cls[r] = cls;
     } else if (!is_number || (sv->kind == LABEL_INT && !cell_integer(s, len, v, &i))) {
         return cell_error(job, job->line, sv->label, "the label changed while the file was being converted");
     } else if (sv->kind == LABEL_INT) {
@@ -574,7 +478,7 @@ static int survey_verdict(csv_job *job)
             return job->st = gs_error(GS_ERR_DATA, "CSV file '%s', label column %llu: more than %d distinct labels "
                                       "(they are names, not numbers, since line %llu has \"%s\"); is it the "
                                       "right column (--label)?", job->path, (unsigned long long)sv->label,
-                                      CSV_MAX_CLASSES, (unsigned long long)sv->name_line, sv->name_text);
+                                      CLASS_MAX_NAMES, (unsigned long long)sv->name_line, sv->name_text);
     } else if (sv->any_float) {
         sv->kind = LABEL_FLOAT;
         if (sv->bad_target_line)
@@ -616,7 +520,7 @@ static int write_output(csv_job *job, convert_out *out, data_convert_info *info)
         || (st = convert_out_attr(out, -1, "label_column", label_desc)))
         return st;
     if (sv->kind == LABEL_NAME) {
-        if ((st = class_number(&sv->classes, &names)))
+        if ((st = convert_classes_number(&sv->classes, &names)))
             return st;
         st = convert_out_attr_list(out, CONVERT_Y, "classes", (const char *const *)names, sv->classes.n);
         free(names);
@@ -657,7 +561,7 @@ int data_convert_csv(const char *in_csv, const char *out_h5, const data_csv_opti
             st = write_output(&job, &out, info);
         st = convert_out_finish(&out, st);
     }
-    class_free(&job.sv.classes);
+    convert_classes_free(&job.sv.classes);
     free(job.first);
     free(job.first_off);
     free(job.X);
