@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     const char *name;
@@ -151,6 +152,10 @@ int cmd_convert(int argc, char **argv)
         return wrong_call(fmt, "%s", got);
     }
     const char *out = pos[want - 1];
+    struct stat so, si;
+    for (int i = 0; i < want - 1; i++)
+        if (stat(out, &so) == 0 && stat(pos[i], &si) == 0 && so.st_dev == si.st_dev && so.st_ino == si.st_ino)
+            return wrong_call(fmt, "the output '%s' is an input: it would be replaced", out);
     data_convert_info info;
     int rc;
     if (fmt == &formats[FMT_IDX])

@@ -550,7 +550,12 @@ static int write_output(csv_job *job, convert_out *out, data_convert_info *info)
 
 int data_convert_csv(const char *in_csv, const char *out_h5, const data_csv_options *opt, data_convert_info *info)
 {
-    csv_job job = {.path = in_csv, .opt = opt};
+    data_csv_options o = {.label = NULL, .no_header = 0, .delimiter = ','};
+    if (opt)
+        o = *opt;
+    if (!o.delimiter)
+        o.delimiter = ',';
+    csv_job job = {.path = in_csv, .opt = &o};
     int st = csv_pass(&job);
     if (!st)
         st = survey_verdict(&job);

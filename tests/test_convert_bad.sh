@@ -204,6 +204,9 @@ bad 2 "unknown option '--frobnicate'" "usage: an unknown option" -- csv "$W/ok.c
 bad 2 "--delimiter ';;'" "usage: a two-character delimiter" -- csv "$W/ok.csv" "$OUT" --delimiter ';;'
 bad 2 "unknown option '--x'" "usage: --x is for npz" -- npy "$W/X.npy" "$W/y.npy" "$OUT" --x X
 bad 2 "convert npy: 2 files given, expected 3" "usage: npy with two files" -- npy "$W/X.npy" "$OUT"
+cp "$W/ok.csv" "$W/keep.csv"
+bad 2 "the output '.*keep.csv' is an input" "usage: the output is the input file" -- csv "$W/keep.csv" "$W/keep.csv"
+cmp -s "$W/ok.csv" "$W/keep.csv" && pass "the input is left as it was" || fail "the input was replaced"
 "$GS" convert csv "$W/ok.csv" 2>&1 >/dev/null | grep -q "usage: gradscope convert csv" \
   && pass "a wrong call prints the usage to stderr" || fail "no usage on stderr for a wrong call"
 finish

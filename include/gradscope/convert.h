@@ -35,7 +35,7 @@ int data_convert_idx(const char *images, const char *labels, const char *out_h5)
 typedef struct {
     const char *label; /* the label column, a header name or a 0-based index; NULL: the last column */
     int no_header;     /* 1: the first line is data, and columns have only indices */
-    char delimiter;    /* the field separator; quotes are '"' (RFC 4180) */
+    char delimiter;    /* the field separator ('\0': ','); quotes are '"' (RFC 4180) */
 } data_csv_options;
 
 /* A CSV file (RFC 4180: quoted fields may hold delimiters, quotes and line
@@ -43,7 +43,8 @@ typedef struct {
  * that are all integers are written as int64 /y [N]; numbers that are not
  * all integers as float32 targets /y [N, 1]; any other labels are class
  * names, numbered in sorted (byte) order, written as int32 /y [N] with the
- * names in /y's attribute `classes`. info may be NULL. */
+ * names in /y's attribute `classes`. opt NULL means the defaults (a header,
+ * the last column, ','); info may be NULL. */
 int data_convert_csv(const char *in_csv, const char *out_h5, const data_csv_options *opt, data_convert_info *info);
 
 /* Two .npy files (format 1.0, 2.0 or 3.0; little-endian, C order; float32,
