@@ -118,15 +118,21 @@ static int cell_error(csv_job *job, uint64_t line, uint64_t col, const char *fmt
 
 /* ---- numbers ------------------------------------------------------------ */
 
-/* The number that is the whole cell (strtod's syntax); 0 when the cell is
- * empty or holds anything else. The cell is NUL-terminated. */
+/* The number that is the whole cell (strtod's syntax), spaces around it
+ * allowed as Python's float() allows them (libcsv trims only unquoted
+ * fields); 0 when the cell is empty or holds anything else. The cell is
+ * NUL-terminated. */
 static int cell_number(const char *s, size_t len, double *v)
 {
     char *end;
     if (len == 0)
         return 0;
     *v = strtod(s, &end);
-    return end != s && end == s + len;
+    if (end == s)
+        return 0;
+    while (end < s + len && (*end == ' ' || *end == '\t'))
+        end++;
+    return end == s + len;
 }
 
 /* The integer that is the whole cell: decimal digits that fit int64, or a

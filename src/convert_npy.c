@@ -303,8 +303,8 @@ static int parse_header(npy_array *a, const char *text, size_t len)
     if (a->fortran && n_long > 1)
         return npy_error(a, "header field 'fortran_order' is True: the array is in Fortran (column-major) order; "
                          "save np.ascontiguousarray(a) instead");
-    if (n_elems > UINT64_MAX / (uint64_t)a->size)
-        return npy_error(a, "corrupt header: header field 'shape' has more bytes than fit in 64 bits");
+    if (n_elems > (UINT64_MAX >> 2) / (uint64_t)a->size) /* so that header + data cannot overflow */
+        return npy_error(a, "corrupt header: header field 'shape' has more than 2^62 bytes");
     a->data_bytes = n_elems * (uint64_t)a->size;
     return 0;
 }

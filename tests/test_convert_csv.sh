@@ -75,7 +75,7 @@ sepal_length,sepal_width,petal_length,petal_width,species
 second line"
 6.5,3.0,5.8,2.2,virginica
 
-5.7,2.8,4.1,1.3,versicolor
+" 5.7 ",2.8,4.1,1.3,versicolor
 4.6,3.1,1.5,0.2,setosa
 EOF
 convert "names" "$WORK/iris.h5" "$WORK/iris.csv" "$WORK/iris.h5" &&
