@@ -79,8 +79,9 @@ typedef struct {
 
 /* ---- messages ----------------------------------------------------------- */
 
-/* A cell's text for a message: at most 40 bytes, line breaks and other
- * control characters shown as '?', so that the message stays one line. */
+/* A cell's text for a message, in buf (n bytes): cut to n - 4 bytes and
+ * "...", line breaks and other control characters shown as '?', so that the
+ * message stays one line. */
 static const char *shown(const char *s, size_t len, char *buf, size_t n)
 {
     size_t k = 0, max = n - 4;
