@@ -7,7 +7,6 @@
 #include "gradscope/commands.h"
 #include "gradscope/common.h"
 #include "gradscope/config.h"
-#include "gradscope/data.h"
 
 #include <hdf5.h>
 #include <stdio.h>
@@ -22,25 +21,14 @@ static void usage(FILE *f)
                "  gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto]\n"
                "  gradscope inspect CHECKPOINT|RUN_DIR [--json] [--step N]\n"
                "  gradscope convert idx IMAGES LABELS OUT.h5\n"
+               "  gradscope convert csv IN.csv OUT.h5 [--label COLUMN] [--no-header] [--delimiter C]\n"
+               "  gradscope convert npy X.npy Y.npy OUT.h5\n"
+               "  gradscope convert npz FILE.npz OUT.h5 [--x NAME] [--y NAME]\n"
                "  gradscope config --doc | CONFIG [--set section.key=value]...\n"
                "  gradscope blas [--check]\n"
                "  gradscope --version\n\n"
                "Run under mpirun for data-parallel training: mpirun -np 4 gradscope train run.ini\n",
             GS_VERSION);
-}
-
-static int cmd_convert(int argc, char **argv)
-{
-    if (argc != 4 || strcmp(argv[0], "idx")) {
-        fprintf(stderr, "usage: gradscope convert idx IMAGES LABELS OUT.h5\n");
-        return GS_ERR_USAGE;
-    }
-    int rc = data_convert_idx(argv[1], argv[2], argv[3]);
-    if (rc)
-        fprintf(stderr, "gradscope convert: %s\n", gs_last_error());
-    else
-        printf("wrote %s\n", argv[3]);
-    return rc;
 }
 
 static int cmd_config(int argc, char **argv)

@@ -5,7 +5,7 @@
  * message, and leave neither OUT nor OUT.tmp behind.
  */
 #include "gradscope/common.h"
-#include "gradscope/data.h"
+#include "gradscope/convert.h"
 
 #include <hdf5.h>
 #include <stdio.h>

@@ -3,7 +3,8 @@
 # no invalid read or write, no use of uninitialized memory, no definitely
 # lost block. Suppressions (tests/valgrind/gradscope.supp) cover Open MPI,
 # OpenBLAS and HDF5 internals only, each documented there. Then the
-# checkpoint is read back (inspect) under valgrind too.
+# checkpoint is read back (inspect) under valgrind too, and the CSV and NPZ
+# converters run on good input and fail on bad input, also under valgrind.
 . "$(dirname "$0")/lib.sh"
 command -v valgrind > /dev/null || { echo "valgrind not installed: skipped"; exit 0; }
 ldd "$GS" | grep -q libasan && { echo "an ASan build cannot run under valgrind: skipped"; exit 0; }
@@ -51,4 +52,21 @@ else fail "training under valgrind: exit $rc"; grep -B2 -A30 "^==[0-9]*== [A-Z].
 vg "$WORK/inspect.log" "$GS" inspect "$(latest_ckpt "$WORK/run")"; rc=$?
 [ "$rc" -eq 0 ] && pass "inspect under valgrind: clean" \
   || { fail "inspect under valgrind: exit $rc"; grep -A30 "Invalid\|uninitialised\|definitely" "$WORK/inspect.log" | head -60; }
+
+printf 'x1,x2,label\n1.5,2,"b, quoted\nline"\n3,4.25,a\n-1,0,a\n' > "$WORK/v.csv"
+printf 'x1,x2,label\n1.5,2,a\n3,oops,b\n' > "$WORK/bad.csv"
+"$PY" -c "
+import numpy as np
+np.savez_compressed('$WORK/v.npz', X=np.arange(12, dtype=np.float64).reshape(4, 3), y=np.arange(4))
+X = np.ones((4, 3)); X[3, 1] = np.nan; np.save('$WORK/nan.npy', X); np.save('$WORK/y.npy', np.arange(4))"
+conv() { # LABEL WANT-STATUS convert-args...
+  local label=$1 want=$2; shift 2
+  vg "$WORK/conv.log" "$GS" convert "$@"; local rc=$?
+  [ "$rc" -eq "$want" ] && pass "convert $label under valgrind: clean (exit $rc)" \
+    || { fail "convert $label under valgrind: exit $rc"; grep -A30 "Invalid\|uninitialised\|definitely" "$WORK/conv.log" | head -60; }
+}
+conv "csv" 0 csv "$WORK/v.csv" "$WORK/v.h5"
+conv "csv, a bad cell" 3 csv "$WORK/bad.csv" "$WORK/b.h5"
+conv "npz" 0 npz "$WORK/v.npz" "$WORK/z.h5"
+conv "npy, NaN in the last row" 3 npy "$WORK/nan.npy" "$WORK/y.npy" "$WORK/n.h5"
 finish

@@ -75,8 +75,6 @@ int64_t data_max_local_rows(const gs_data *ds);
  * Returns 0 or GS_ERR_DATA (e.g. spiral with D != 2). */
 int data_synth_rows(const gs_config *cfg, int which, int64_t lo, int64_t n, float *X, float *Y);
 
-/* Convert MNIST-style IDX files (gzip or plain) to the HDF5 input layout
- * (/X uint8 [N, rows*cols], /y uint8 [N]). Returns 0 or GS_ERR_DATA. */
-int data_convert_idx(const char *images, const char *labels, const char *out_h5);
+/* The converters that write this layout from IDX, CSV and NumPy files: convert.h. */
 
 #endif

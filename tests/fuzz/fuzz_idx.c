@@ -5,7 +5,7 @@
  * gzip or plain (gzread reads both).
  */
 #include "gradscope/common.h"
-#include "gradscope/data.h"
+#include "gradscope/convert.h"
 #include "fuzz_util.h"
 
 #include <hdf5.h>

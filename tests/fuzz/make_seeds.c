@@ -7,7 +7,9 @@
  *          into) with a short history, and one with an empty history
  *   idx/   a 2-byte length prefix, images IDX [5, 2, 3], labels IDX [5];
  *          plain and gzip
- * The config seeds are plain text and committed as they are.
+ *   npy/   a 2-byte length prefix, X.npy, Y.npy, at format versions 1.0,
+ *          2.0 and 3.0 and several dtypes; prefix 0xffff and an .npz
+ * The config and CSV seeds are plain text and committed as they are.
  */
 #include "gradscope/ckpt.h"
 #include "gradscope/common.h"
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zip.h>
 #include <zlib.h>
 
 static void die(const char *what)
@@ -174,6 +177,85 @@ static void idx_seed(const char *dir, const char *name, int gz)
         die(p);
 }
 
+/* An NPY file: preamble, the header dict padded to a multiple of 64 bytes,
+ * then n_data bytes of data; returns its length. */
+static size_t npy_bytes(unsigned char *out, int version, const char *descr, const char *shape, const void *data,
+                        size_t n_data)
+{
+    char dict[128];
+    const size_t pre = version == 1 ? 10 : 12;
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    size_t hlen = ((pre + (size_t)n + 1 + 63) / 64) * 64 - pre;
+    memcpy(out, "\x93NUMPY", 6);
+    out[6] = (unsigned char)version, out[7] = 0;
+    for (size_t i = 0; i < pre - 8; i++)
+        out[8 + i] = (unsigned char)(hlen >> (8 * i));
+    memset(out + pre, ' ', hlen);
+    memcpy(out + pre, dict, (size_t)n);
+    out[pre + hlen - 1] = '\n';
+    memcpy(out + pre + hlen, data, n_data);
+    return pre + hlen + n_data;
+}
+
+static void write_seed(const char *dir, const char *name, const unsigned char *a, size_t na, const unsigned char *b,
+                       size_t nb, unsigned prefix)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    unsigned char pre[2] = {(unsigned char)(prefix & 0xff), (unsigned char)(prefix >> 8)};
+    FILE *f = fopen(p, "wb");
+    if (!f || fwrite(pre, 1, 2, f) != 2 || fwrite(a, 1, na, f) != na || (nb && fwrite(b, 1, nb, f) != nb) || fclose(f))
+        die(p);
+}
+
+/* X.npy and Y.npy of a few dtypes, and an .npz holding them (stored). */
+static void npy_seeds(const char *dir)
+{
+    double x8[15];
+    int64_t y8[5];
+    unsigned char u1[16], b1[3];
+    float f4[8];
+    int16_t i2[6];
+    for (int i = 0; i < 15; i++)
+        x8[i] = 0.5 * i - 3;
+    for (int i = 0; i < 5; i++)
+        y8[i] = i % 3;
+    for (int i = 0; i < 16; i++)
+        u1[i] = (unsigned char)(i * 17);
+    for (int i = 0; i < 8; i++)
+        f4[i] = 0.25f * (float)i;
+    for (int i = 0; i < 6; i++)
+        i2[i] = (int16_t)(100 * i - 250);
+    b1[0] = 1, b1[1] = 0, b1[2] = 1;
+    unsigned char x[512], y[512];
+    size_t nx, ny;
+    nx = npy_bytes(x, 1, "<f8", "(5, 3)", x8, sizeof x8), ny = npy_bytes(y, 1, "<i8", "(5,)", y8, sizeof y8);
+    write_seed(dir, "v1_f8_i8.bin", x, nx, y, ny, (unsigned)nx);
+    zip_t *z;
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s/.tmp.npz", dir);
+    int zerr;
+    if (!(z = zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &zerr)))
+        die("zip_open");
+    zip_source_t *sx = zip_source_buffer(z, x, nx, 0), *sy = zip_source_buffer(z, y, ny, 0);
+    if (!sx || !sy || zip_file_add(z, "X.npy", sx, 0) < 0 || zip_file_add(z, "y.npy", sy, 0) < 0
+        || zip_set_file_compression(z, 0, ZIP_CM_STORE, 0) < 0 || zip_close(z) < 0)
+        die("writing the npz seed");
+    unsigned char npz[2048];
+    FILE *f = fopen(tmp, "rb");
+    size_t nz = f ? fread(npz, 1, sizeof npz, f) : 0;
+    if (f)
+        fclose(f);
+    remove(tmp);
+    if (nz == 0 || nz == sizeof npz)
+        die("reading the npz seed");
+    write_seed(dir, "npz.bin", npz, nz, NULL, 0, 0xffff);
+    nx = npy_bytes(x, 2, "|u1", "(4, 2, 2)", u1, sizeof u1), ny = npy_bytes(y, 2, "<f4", "(4, 2)", f4, sizeof f4);
+    write_seed(dir, "v2_u1_f4.bin", x, nx, y, ny, (unsigned)nx);
+    nx = npy_bytes(x, 3, "<i2", "(3, 2)", i2, sizeof i2), ny = npy_bytes(y, 3, "|b1", "(3,)", b1, sizeof b1);
+    write_seed(dir, "v3_i2_b1.bin", x, nx, y, ny, (unsigned)nx);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -188,5 +270,7 @@ int main(int argc, char **argv)
     mkdir_p(argv[1], "idx", d, sizeof d);
     idx_seed(d, "plain.bin", 0);
     idx_seed(d, "gzip.bin", 1);
+    mkdir_p(argv[1], "npy", d, sizeof d);
+    npy_seeds(d);
     return 0;
 }

@@ -1,31 +1,30 @@
 /*
- * convert.c — MNIST-style IDX files (gzip or plain) to the HDF5 input layout.
+ * convert_idx.c — MNIST-style IDX files (gzip or plain) to the HDF5 input
+ * layout.
  *
  * IDX: a big-endian header, magic 0x0000TTNN (TT = 0x08 for uint8, NN the
  * number of dimensions), NN big-endian uint32 dimensions, then the data.
  *   images  0x00000803  [N, rows, cols] uint8
  *   labels  0x00000801  [N] uint8
  * Output: /X uint8 [N, rows*cols] and /y uint8 [N], chunked and deflated,
- * with the source file names as attributes. Written to OUT.tmp, then renamed,
- * so a failed conversion never leaves a half-written OUT behind.
+ * with the source file names as attributes, written through convert_out.h
+ * (OUT.tmp, renamed when complete).
  */
-#include "gradscope/data.h"
+#include "gradscope/convert.h"
 #include "gradscope/common.h"
+#include "convert_out.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #define IDX_IMAGES_MAGIC 0x00000803u
 #define IDX_LABELS_MAGIC 0x00000801u
 /* Larger images than 2^24 pixels (4096 x 4096) mean a corrupt header. */
 #define IDX_PIXELS_MAX ((uint64_t)1 << 24)
-#define CHUNK_BYTES ((uint64_t)1 << 20) /* about 1 MiB per read and per HDF5 chunk */
 
 /* One IDX file being read: gzread reads gzip and plain files alike. */
 typedef struct {
@@ -120,64 +119,8 @@ static int idx_check_end(idx_file *f)
     return 0;
 }
 
-static int h5_fail(const char *path, const char *call)
-{
-    return gs_error(GS_ERR_DATA, "writing '%s': HDF5 %s failed", path, call);
-}
-
-/* A chunked, deflated uint8 dataset of `ndims` dims. */
-static hid_t create_u8(hid_t file, const char *name, int ndims, const hsize_t *dims, const hsize_t *chunk)
-{
-    hid_t space = H5Screate_simple(ndims, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), dset = -1;
-    if (space >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, ndims, chunk) >= 0
-        && (H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0 || H5Pset_deflate(dcpl, 4) >= 0))
-        dset = H5Dcreate2(file, name, H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (space >= 0)
-        H5Sclose(space);
-    return dset;
-}
-
-/* A scalar string attribute on `obj`. */
-static int write_string_attr(hid_t obj, const char *name, const char *value)
-{
-    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR), attr = -1;
-    int ok = type >= 0 && space >= 0 && H5Tset_size(type, strlen(value) + 1) >= 0
-             && (attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) >= 0
-             && H5Awrite(attr, type, value) >= 0;
-    if (attr >= 0 && H5Aclose(attr) < 0)
-        ok = 0;
-    if (space >= 0 && H5Sclose(space) < 0)
-        ok = 0;
-    if (type >= 0 && H5Tclose(type) < 0)
-        ok = 0;
-    return ok ? 0 : -1;
-}
-
-/* Write rows [lo, lo + n) of a uint8 dataset of `width` columns (1-D if width = 0). */
-static int write_rows(hid_t dset, uint64_t lo, uint64_t n, uint64_t width, const void *buf)
-{
-    int ndims = width ? 2 : 1;
-    hsize_t start[2] = {lo, 0}, count[2] = {n, width};
-    hid_t fspace = H5Dget_space(dset), mspace = H5Screate_simple(ndims, count, NULL);
-    int ok = fspace >= 0 && mspace >= 0
-             && H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0
-             && H5Dwrite(dset, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, buf) >= 0;
-    if (mspace >= 0 && H5Sclose(mspace) < 0)
-        ok = 0;
-    if (fspace >= 0 && H5Sclose(fspace) < 0)
-        ok = 0;
-    return ok ? 0 : -1;
-}
-
 int data_convert_idx(const char *images, const char *labels, const char *out_h5)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    char tmp[GS_PATH_MAX + 8];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", out_h5) >= sizeof tmp)
-        return gs_error(GS_ERR_USAGE, "output path '%s' is too long", out_h5);
-
     idx_file im, lb;
     uint32_t im_dims[3] = {0}, lb_dims[1] = {0};
     int st = idx_open(&im, images, IDX_IMAGES_MAGIC, im_dims);
@@ -191,66 +134,45 @@ int data_convert_idx(const char *images, const char *labels, const char *out_h5)
                       images, im_dims[0], labels, lb_dims[0]);
 
     const uint64_t N = im_dims[0], width = (uint64_t)im_dims[1] * im_dims[2];
-    const uint64_t rows_per_chunk = width >= CHUNK_BYTES ? 1 : (CHUNK_BYTES / width < N ? CHUNK_BYTES / width : N);
-    /* at most max(CHUNK_BYTES, width) bytes whatever N the headers claim:
-     * labels stream through it too, so a header claiming 2^32 labels costs
-     * nothing before the file turns out to be short */
+    const uint64_t rows_per_chunk = convert_rows_per_chunk(width, N);
+    /* at most max(1 MiB, width) bytes whatever N the headers claim: labels
+     * stream through it too, so a header claiming 2^32 labels costs nothing
+     * before the file turns out to be short */
     const uint64_t buf_bytes = rows_per_chunk * width;
     unsigned char *buf = NULL;
-    hid_t file = -1, x = -1, y = -1;
+    convert_out out;
+    int opened = 0;
     if (!st && !(buf = gs_malloc(buf_bytes, 1, "IDX conversion buffer")))
         st = GS_ERR_RUNTIME;
-    if (!st && (file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        st = gs_error(GS_ERR_DATA, "cannot create '%s' (HDF5 H5Fcreate failed)", tmp);
     if (!st) {
-        hsize_t xd[2] = {N, width}, xc[2] = {rows_per_chunk, width};
-        hsize_t yd[1] = {N}, yc[1] = {N < CHUNK_BYTES ? N : CHUNK_BYTES};
-        if ((x = create_u8(file, "X", 2, xd, xc)) < 0)
-            st = h5_fail(tmp, "H5Dcreate2 of /X");
-        else if ((y = create_u8(file, "y", 1, yd, yc)) < 0)
-            st = h5_fail(tmp, "H5Dcreate2 of /y");
-        else if (write_string_attr(file, "source_images", images) < 0
-                 || write_string_attr(file, "source_labels", labels) < 0
-                 || write_string_attr(file, "format", "gradscope-input") < 0)
-            st = h5_fail(tmp, "H5Acreate2/H5Awrite of the source attributes");
+        opened = 1;
+        st = convert_out_open(&out, out_h5);
     }
+    if (!st && !(st = convert_out_create(&out, CONVERT_X, H5T_STD_U8LE, N, width, 2))
+        && !(st = convert_out_create(&out, CONVERT_Y, H5T_STD_U8LE, N, 1, 1))
+        && !(st = convert_out_attr(&out, -1, "source_images", images))
+        && !(st = convert_out_attr(&out, -1, "source_labels", labels)))
+        st = convert_out_attr(&out, -1, "format", "gradscope-input");
     /* images stream through in chunks of rows; labels are small */
     for (uint64_t lo = 0; !st && lo < N; lo += rows_per_chunk) {
         uint64_t n = N - lo < rows_per_chunk ? N - lo : rows_per_chunk;
-        if (!(st = idx_read(&im, buf, n * width, 0)) && write_rows(x, lo, n, width, buf) < 0)
-            st = h5_fail(tmp, "H5Dwrite of /X");
+        if (!(st = idx_read(&im, buf, n * width, 0)))
+            st = convert_out_write(&out, CONVERT_X, H5T_NATIVE_UINT8, lo, n, buf);
     }
     if (!st)
         st = idx_check_end(&im);
     for (uint64_t lo = 0; !st && lo < N; lo += buf_bytes) {
         uint64_t n = N - lo < buf_bytes ? N - lo : buf_bytes;
-        if (!(st = idx_read(&lb, buf, n, 0)) && write_rows(y, lo, n, 0, buf) < 0)
-            st = h5_fail(tmp, "H5Dwrite of /y");
+        if (!(st = idx_read(&lb, buf, n, 0)))
+            st = convert_out_write(&out, CONVERT_Y, H5T_NATIVE_UINT8, lo, n, buf);
     }
     if (!st)
         st = idx_check_end(&lb);
-
-    if (y >= 0 && H5Dclose(y) < 0 && !st)
-        st = h5_fail(tmp, "H5Dclose of /y");
-    if (x >= 0 && H5Dclose(x) < 0 && !st)
-        st = h5_fail(tmp, "H5Dclose of /X");
-    if (file >= 0 && H5Fclose(file) < 0 && !st)
-        st = h5_fail(tmp, "H5Fclose");
+    if (opened)
+        st = convert_out_finish(&out, st);
     free(buf);
     gzclose(im.gz);
     if (lb.gz)
         gzclose(lb.gz);
-
-    if (!st) {
-        int fd = open(tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0)
-            st = gs_error(GS_ERR_DATA, "cannot sync '%s': %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
-    if (!st && rename(tmp, out_h5) != 0)
-        st = gs_error(GS_ERR_DATA, "cannot rename '%s' to '%s': %s", tmp, out_h5, strerror(errno));
-    if (st && file >= 0)
-        unlink(tmp);
     return st;
 }
