@@ -112,6 +112,8 @@ static void maybe_fault(run_ctx *r)
 
 static int blas_threads_for(const gs_config *cfg, const gs_dist *d)
 {
+    if (cfg->reproducible) /* a threaded GEMM's bits may depend on its threads */
+        return 1;
     if (cfg->blas_threads > 0)
         return cfg->blas_threads;
     const char *env = getenv("OPENBLAS_NUM_THREADS");
@@ -277,7 +279,7 @@ static void print_banner(run_ctx *r)
            "%lld steps\n", net->n_layers, net->n_params, di->name, (long long)di->n_total, di->dim,
            (long long)r->cfg->batch_size, (long long)trainer_steps_per_epoch(r->t),
            (long long)trainer_total_steps(r->t));
-    if (P > 1)
+    if (P > 1 || r->cfg->reproducible)
         printf("gradients: %s\n", exchange_description(trainer_exchange(r->t)));
     fflush(stdout);
 }

@@ -515,6 +515,39 @@ static void validate(const gs_config *cfg, cfg_parse *p)
             fail_key(p, i_norm, NULL, "batch norm needs at least 2 rows in a batch, and %s (%s) has 1; expected "
                      "batch_size >= 2, or norm = layer", key_ref(p, i_batch, ref, sizeof ref),
                      origin_text(p, i_batch, org, sizeof org));
+    int i_groups = cfg_key_index("train", "reproducible_groups");
+    if (cfg->reproducible && !p->err[0] &&
+        (cfg->batch_size % cfg->reproducible_groups != 0 || cfg->reproducible_groups > cfg->batch_size)) {
+        int64_t below, above;
+        cfg_divisors_near(cfg->batch_size, cfg->reproducible_groups, &below, &above);
+        char near[96];
+        snprintf(near, sizeof near, below == above ? "%lld" : "%lld or %lld", (long long)below, (long long)above);
+        fail_key(p, i_groups, NULL, "does not divide %s (%s) into equal groups of rows; expected a divisor of %lld, "
+                 "e.g. %s", key_ref(p, i_batch, ref, sizeof ref), origin_text(p, i_batch, org, sizeof org),
+                 (long long)cfg->batch_size, near);
+    }
+    int i_threads = cfg_key_index("train", "blas_threads"), i_repro = cfg_key_index("train", "reproducible");
+    if (cfg->reproducible && cfg->blas_threads > 1 && !p->err[0])
+        fail_key(p, i_threads, NULL, "is more than one thread, and %s (%s) computes with one BLAS thread per rank (a "
+                 "threaded GEMM's bits may depend on its thread count); expected blas_threads = 0 or 1",
+                 key_ref(p, i_repro, ref, sizeof ref), origin_text(p, i_repro, org, sizeof org));
+}
+
+void cfg_divisors_near(int64_t n, int64_t g, int64_t *below, int64_t *above)
+{
+    *below = 1;
+    *above = n;
+    for (int64_t d = 1; d <= n / d; d++) {
+        if (n % d)
+            continue;
+        const int64_t pair[2] = { d, n / d };
+        for (int k = 0; k < 2; k++) {
+            if (pair[k] < g && pair[k] > *below)
+                *below = pair[k];
+            if (pair[k] >= g && pair[k] < *above)
+                *above = pair[k];
+        }
+    }
 }
 
 static int load(gs_config *out, const char *text, const char *name, int n_sets, char *const *sets)

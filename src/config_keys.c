@@ -112,6 +112,12 @@ const cfg_key cfg_keys[] = {
         "(shard = false; statistics steps across nodes)"),
     KEY("train", "watchdog_seconds", T_DOUBLE, watchdog_seconds, "600", GE(0), NULL,
         "abort when one collective takes longer (0 = off)"),
+    KEY("train", "reproducible", T_BOOL, reproducible, "false", ANY, NULL,
+        "train the bit-identical model on any rank count up to reproducible_groups (same build, OpenBLAS kernel, "
+        "one BLAS thread per rank): each batch is computed in fixed groups of rows and summed exactly"),
+    KEY("train", "reproducible_groups", T_INT, reproducible_groups, "8", GE(1), NULL,
+        "reproducible = true: the groups of consecutive rows a global batch is split into (must divide batch_size; "
+        "at most this many ranks)"),
 
     KEY("optimizer", "type", T_ENUM, optimizer, "sgd", ANY, optimizer_names,
         "sgd (with momentum), adam, or adamw (Adam with weight decay decoupled from the gradient)"),

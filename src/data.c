@@ -40,6 +40,7 @@ struct gs_data {
     int shuffle;
     int64_t batch_cap;      /* as given to data_open: largest batch allowed */
     int64_t n_cap;          /* C = min(batch_cap, N) */
+    int64_t group_rows;     /* > 0: a batch is split over the ranks in whole groups of this many rows */
     float *X;               /* (N_r, D) */
     float *Y;               /* (N_r, y_dim) */
     float *stage;           /* (S_r, W): rows sent, then rows received */
@@ -369,6 +370,8 @@ static int load_synthetic(gs_data *ds, const gs_config *cfg, int which)
 /* -------------------------------------------------------------- staging -- */
 
 /* S_r of data.h, the staging area and the per-batch bookkeeping. */
+static int64_t most_rows_computed(const gs_data *ds);
+
 static int alloc_staging(gs_data *ds, int64_t batch_cap)
 {
     const int64_t N = ds->info.n_total, N_r = ds->info.shard_hi - ds->info.shard_lo;
@@ -380,7 +383,8 @@ static int alloc_staging(gs_data *ds, int64_t batch_cap)
         ds->n_stage = 0; /* everything is local: nothing to exchange */
     } else {
         int64_t send_max = N_r < C ? N_r : C;
-        int64_t recv_max = (C + P - 1) / P < N - N_r ? (C + P - 1) / P : N - N_r;
+        int64_t computed = most_rows_computed(ds);
+        int64_t recv_max = computed < N - N_r ? computed : N - N_r;
         ds->n_stage = send_max + recv_max < C ? send_max + recv_max : C;
     }
     ds->info.rows_held = N_r + ds->n_stage;
@@ -447,6 +451,9 @@ int data_open(gs_data **out, const gs_config *cfg, const gs_dist *d, int which, 
             st = gs_error(GS_ERR_USAGE, "no training data: set data.train (an HDF5 file) or data.synthetic");
         else
             st = synthetic ? load_synthetic(ds, cfg, which) : load_file(ds, cfg, path);
+        /* the reproducible mode splits the training batches in groups */
+        if (!st && which == 0 && cfg->reproducible)
+            ds->group_rows = cfg->batch_size / cfg->reproducible_groups;
         if (!st)
             st = alloc_staging(ds, batch_cap);
     }
@@ -486,10 +493,18 @@ int64_t data_n_batches(const gs_data *ds, int64_t batch)
     return batch < 1 ? 0 : (ds->info.n_total + batch - 1) / batch;
 }
 
-int64_t data_max_local_rows(const gs_data *ds)
+/* The most rows of one batch a rank computes: ceil(C / P), or in whole
+ * groups of S rows, ceil(ceil(C / S) / P) groups (at most C rows). */
+static int64_t most_rows_computed(const gs_data *ds)
 {
-    return (ds->n_cap + ds->n_ranks - 1) / ds->n_ranks;
+    const int64_t C = ds->n_cap, P = ds->n_ranks, S = ds->group_rows;
+    if (S <= 0)
+        return (C + P - 1) / P;
+    const int64_t rows = ((C + S - 1) / S + P - 1) / P * S;
+    return rows < C ? rows : C;
 }
+
+int64_t data_max_local_rows(const gs_data *ds) { return most_rows_computed(ds); }
 
 void data_shard(const gs_data *ds, const float **X, const float **Y, int64_t *n)
 {
@@ -537,12 +552,20 @@ int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
     perm_init(&perm, (uint64_t)N, rng_key(ds->seed, (uint64_t)epoch, EPOCH_STREAM));
     for (int64_t j = 0; j < b; j++)
         ds->order[j] = ds->shuffle ? (int64_t)perm_apply(&perm, (uint64_t)(first + j)) : first + j;
-    const int64_t my_lo = (int64_t)r * b / P, my_hi = (int64_t)(r + 1) * b / P;
+    /* the positions this rank computes: a floor split of the b positions,
+     * or of the ceil(b / S) groups of S positions (the last one short) */
+    const int64_t S = ds->group_rows, n_groups = S > 0 ? (b + S - 1) / S : 0;
+    int64_t my_lo = (int64_t)r * b / P, my_hi = (int64_t)(r + 1) * b / P;
+    if (S > 0) {
+        my_lo = (int64_t)r * n_groups / P * S;
+        my_hi = (int64_t)(r + 1) * n_groups / P * S;
+        my_hi = my_hi < b ? my_hi : b;
+    }
 
     /* who sends what to whom: every rank walks the same b positions */
     memset(ds->send_counts, 0, (size_t)P * 5 * sizeof(int));
     for (int64_t j = 0; j < b; j++) {
-        int src = owner_of(ds->order[j], N, P), dst = owner_of(j, b, P);
+        int src = owner_of(ds->order[j], N, P), dst = S > 0 ? owner_of(j / S, n_groups, P) : owner_of(j, b, P);
         if (src == r && dst != r)
             ds->send_counts[dst]++;
         else if (dst == r && src != r)
@@ -562,7 +585,7 @@ int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
     if (P > 1) {
         float *send = ds->stage, *recv = ds->stage + n_send * W;
         for (int64_t j = 0; j < b; j++) {
-            int src = owner_of(ds->order[j], N, P), dst = owner_of(j, b, P);
+            int src = owner_of(ds->order[j], N, P), dst = S > 0 ? owner_of(j / S, n_groups, P) : owner_of(j, b, P);
             if (src == r && dst != r)
                 pack_row(ds, ds->order[j] - lo, send + (int64_t)(ds->send_displs[dst] + ds->cursor[dst]++) * W);
         }

@@ -103,6 +103,23 @@ int dist_allreduce_sum_double(const gs_dist *d, double *buf, size_t n)
     return allreduce_sum(d, buf, n, MPI_DOUBLE, sizeof(double));
 }
 
+int dist_allreduce_sum_int64(const gs_dist *d, int64_t *buf, size_t n)
+{
+    return allreduce_sum(d, buf, n, MPI_INT64_T, sizeof(int64_t));
+}
+
+int dist_allreduce_max_double(const gs_dist *d, double *buf, size_t n)
+{
+    return mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_MAX, d->comm), "MPI_Allreduce (max)");
+}
+
+int dist_allgatherv_double(const gs_dist *d, const double *mine, int n_mine, double *all, const int *counts,
+                           const int *displs)
+{
+    return mpi_check(MPI_Allgatherv(mine, n_mine, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, d->comm),
+                     "MPI_Allgatherv");
+}
+
 int dist_iallreduce_sum_float(const gs_dist *d, float *buf, size_t n, MPI_Request *req)
 {
     if (n > GS_IALLREDUCE_MAX)

@@ -1,8 +1,8 @@
 /*
  * exchange.c — choosing the gradient-exchange strategy, once, and the
  * dispatch to the strategy's table (exchange.h). The strategies live in
- * exchange_single.c, exchange_allreduce.c, exchange_ring.c and
- * exchange_shm.c.
+ * exchange_single.c, exchange_allreduce.c, exchange_ring.c,
+ * exchange_shm.c and exchange_exact.c.
  */
 #include "exchange_internal.h"
 #include "gradscope/common.h"
@@ -31,7 +31,12 @@ int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, s
     const int P = d->size;
     /* MPI counts are int: a buffer of more than 2^31 parameters stays replicated */
     const int shard = cfg->shard && P > 1 && n_params <= (size_t)INT_MAX;
-    if (P == 1) {
+    if (cfg->reproducible) { /* at any rank count, one rank included: the same sums */
+        x->ops = &exchange_exact_ops;
+        snprintf(x->description, sizeof x->description, "reproducible: each group's gradient in fixed point, "
+                 "summed exactly (int64), optimizer replicated; the same bits at any rank count up to %d",
+                 cfg->reproducible_groups);
+    } else if (P == 1) {
         x->ops = &exchange_single_ops;
         snprintf(x->description, sizeof x->description, "one rank: nothing to exchange");
     } else if (!shard) {

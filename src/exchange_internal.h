@@ -56,7 +56,8 @@ struct gs_exchange {
 };
 
 /* The strategies' tables. */
-extern const gs_exchange_ops exchange_single_ops, exchange_allreduce_ops, exchange_ring_ops, exchange_shm_ops;
+extern const gs_exchange_ops exchange_single_ops, exchange_allreduce_ops, exchange_ring_ops, exchange_shm_ops,
+    exchange_exact_ops;
 
 /* Shared by allreduce and ring: make the buckets for the bound net; start
  * layer l's; wait for every started one. */

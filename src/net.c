@@ -8,6 +8,7 @@
 #include "gradscope/activation.h"
 #include "gradscope/blas.h"
 #include "gradscope/common.h"
+#include "gradscope/exact.h"
 #include "gradscope/rng.h"
 #include "norm.h"
 
@@ -59,7 +60,9 @@ static int layer_table(gs_net *net, const gs_config *cfg)
     }
     for (int l = 0; l < L; l++) {
         gs_layer *ly = &net->layer[l];
-        ly->keeps_y = act_needs_input(ly->act) || ly->dropout > 0.0f || ly->block_end;
+        ly->keep = act_needs_input(ly->act)                ? GS_KEEP_Y
+                   : ly->dropout > 0.0f || ly->block_end ? GS_KEEP_F
+                                                         : GS_KEEP_NONE;
     }
     net->n_params = off;
     net->n_units = units;
@@ -85,8 +88,8 @@ static void keep_table(gs_net *net, int B, size_t *n_keep, size_t *n_stats, size
         gs_layer *ly = &net->layer[l];
         const size_t rows = (size_t)B * ly->n_out;
         ly->a_off = ly->unit_off * (size_t)B;
-        ly->y_off = ly->keeps_y ? *n_keep : 0;
-        *n_keep += ly->keeps_y ? rows : 0;
+        ly->y_off = ly->keep != GS_KEEP_NONE ? *n_keep : 0;
+        *n_keep += ly->keep != GS_KEEP_NONE ? rows : 0;
         ly->h_off = ly->norm != GS_NORM_NONE ? *n_keep : 0;
         *n_keep += ly->norm != GS_NORM_NONE ? rows : 0;
         if (ly->norm == GS_NORM_BATCH) {
@@ -165,9 +168,19 @@ gs_net *net_create(const gs_config *cfg, int max_batch, float *params, float *gr
     net->running = n_running ? gs_calloc(n_running, sizeof(float), "running statistics") : NULL;
     net->n_running = n_running;
     net->sums = gs_calloc(2 * width, sizeof(double), "normalization sums");
+    net->norm_scratch = gs_calloc(3 * width, sizeof(float), "normalization scratch");
+    size_t largest = 0;
+    for (int l = 0; l < L; l++)
+        largest = net_layer_size(&net->layer[l]) > largest ? net_layer_size(&net->layer[l]) : largest;
+    net->max_groups = cfg->reproducible ? cfg->reproducible_groups : 0;
+    if (net->max_groups) {
+        net->group_sums = gs_calloc((size_t)net->max_groups * 2, width * sizeof(double), "group sums");
+        net->group_grad = gs_calloc(largest, sizeof(float), "group gradient");
+    }
     if (!net->params || !net->grads || !net->momentum || (adam && !net->moment2) || !net->acts || !net->delta[0] ||
         !net->delta[1] || (n_keep && !net->keep) || (residual && !net->skip) || (n_stats && !net->norm_stats) ||
-        (n_running && !net->running) || !net->sums) {
+        (n_running && !net->running) || !net->sums || !net->norm_scratch ||
+        (net->max_groups && (!net->group_sums || !net->group_grad))) {
         net_free(net);
         return NULL;
     }
@@ -202,6 +215,9 @@ void net_free(gs_net *net)
     free(net->norm_stats);
     free(net->running);
     free(net->sums);
+    free(net->norm_scratch);
+    free(net->group_sums);
+    free(net->group_grad);
     free(net);
 }
 
@@ -226,27 +242,35 @@ int net_init_params(gs_net *net, uint64_t seed, double bias_init)
     return 0;
 }
 
-/* Add the statistics of A (B, n) of one layer into acc. */
-static void accumulate(gs_act_acc *acc, const gs_layer *ly, int l, const float *A, int B,
-                       float sat_level, float slope)
+/* Add the statistics of A (B, n) of one layer into acc; in groups of
+ * group_rows rows (> 0), the float sums of each group into acc->group_sums
+ * (n_layers per group; the counts are integers, exact in any order). */
+static void accumulate(gs_act_acc *acc, const gs_net *net, int l, const float *A, int B, float sat_level,
+                       int group_rows)
 {
-    double s = 0.0, s2 = 0.0, nsat = 0.0;
+    const gs_layer *ly = &net->layer[l];
+    double nsat = 0.0;
     /* saturation is a property of squashing functions; a relu's flat half is
      * measured by the dead fraction instead */
     const int saturating = ly->act == GS_ACT_SIGMOID || ly->act == GS_ACT_TANH;
     float *active = acc->unit_active + ly->unit_off;
-    for (int i = 0; i < B; i++) {
-        const float *a = A + (size_t)i * ly->n_out;
-        for (int j = 0; j < ly->n_out; j++) {
-            s += a[j];
-            s2 += (double)a[j] * a[j];
-            nsat += saturating && act_derivative(ly->act, a[j], slope) < sat_level;
-            active[j] += a[j] != 0.0f;
-        }
-    }
     double *sums = acc->layer_sums + (size_t)l * GS_ACT_NSUMS;
-    sums[GS_ACT_SUM] += s;
-    sums[GS_ACT_SUMSQ] += s2;
+    const int S = group_rows > 0 ? group_rows : (B > 0 ? B : 1);
+    for (int g = 0, i = 0; i < B; g++) {
+        double s = 0.0, s2 = 0.0;
+        for (const int end = i + S < B ? i + S : B; i < end; i++) {
+            const float *a = A + (size_t)i * ly->n_out;
+            for (int j = 0; j < ly->n_out; j++) {
+                s += a[j];
+                s2 += (double)a[j] * a[j];
+                nsat += saturating && act_derivative(ly->act, a[j], net->leaky_slope) < sat_level;
+                active[j] += a[j] != 0.0f;
+            }
+        }
+        double *to = group_rows > 0 ? acc->group_sums + ((size_t)g * net->n_layers + l) * 2 : sums;
+        to[0] += s; /* (GS_ACT_SUM, GS_ACT_SUMSQ) */
+        to[1] += s2;
+    }
     sums[GS_ACT_NSAT] += nsat;
     sums[GS_ACT_NVAL] += (double)B * ly->n_out;
 }
@@ -271,10 +295,21 @@ static void broadcast_rows(float *restrict A, const float *restrict b, int B, in
 }
 
 
+/* dropout's mask: unit j of data-set row `row` is kept where a uniform
+ * draw keyed by (seed, step, layer) at counter (row, j) is >= p */
+static uint64_t dropout_key(uint64_t seed, int64_t step, int l)
+{
+    return rng_key(seed ^ 0xd20905b0a7c1ULL, (uint64_t)step, (uint64_t)l);
+}
+
+static int dropout_keeps(uint64_t key, int64_t row, int j, float p)
+{
+    return rng_uniform(key, ((uint64_t)row << 32) ^ (uint64_t)j) >= (double)p;
+}
+
 int net_dropout_keeps(uint64_t seed, int64_t step, int l, int64_t row, int j, float p)
 {
-    const uint64_t key = rng_key(seed ^ 0xd20905b0a7c1ULL, (uint64_t)step, (uint64_t)l);
-    return rng_uniform(key, ((uint64_t)row << 32) ^ (uint64_t)j) >= (double)p;
+    return dropout_keeps(dropout_key(seed, step, l), row, j, p);
 }
 
 /* d (B, n) *= mask / (1 - p): dropout's forward on the activation, and its
@@ -282,12 +317,12 @@ int net_dropout_keeps(uint64_t seed, int64_t step, int l, int64_t row, int j, fl
 static void dropout_apply(const gs_layer *ly, int l, float *d, int B, const gs_pass *pass)
 {
     const float scale = 1.0f / (1.0f - ly->dropout);
+    const uint64_t key = dropout_key(pass ? pass->seed : 0, pass ? pass->step : 0, l);
     for (int i = 0; i < B; i++) {
         const int64_t row = pass && pass->rows ? pass->rows[i] : i;
         float *r = d + (size_t)i * ly->n_out;
         for (int j = 0; j < ly->n_out; j++)
-            r[j] = net_dropout_keeps(pass ? pass->seed : 0, pass ? pass->step : 0, l, row, j, ly->dropout) ? r[j] * scale
-                                                                                                            : 0.0f;
+            r[j] = dropout_keeps(key, row, j, ly->dropout) ? r[j] * scale : 0.0f;
     }
 }
 
@@ -296,6 +331,15 @@ static void add_into(float *restrict a, const float *restrict b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         a[i] += b[i];
+}
+
+/* The rows one call of a per-row kernel (a GEMM, an activation) takes: the
+ * whole local batch, or in the reproducible mode one group, so that a row's
+ * bits depend on its group alone, never on how many rows the rank computes
+ * (a GEMM's blocking, a vector loop's scalar tail depend on the shape). */
+static int rows_per_call(const gs_pass *pass, int B)
+{
+    return pass && pass->group_rows > 0 ? pass->group_rows : (B > 0 ? B : 1);
 }
 
 /* One hidden or output layer: Z = in W^T + b, then (net.h) norm, activation,
@@ -307,17 +351,25 @@ static void layer_forward(gs_net *net, int l, const float *in, int B, gs_pass *p
     const float *W = net->params + ly->w_off; /* (n_out, n_in) */
     const float *b = net->params + ly->b_off; /* (n_out) */
     float *A = net->acts + ly->a_off;         /* (B, n_out) */
-    float *Y = ly->keeps_y ? net->keep + ly->y_off : A;
+    float *Y = ly->keep == GS_KEEP_Y ? net->keep + ly->y_off : A;
     const size_t n = (size_t)B * ly->n_out;
     broadcast_rows(Y, b, B, ly->n_out);
-    gs_sgemm(0, 1, B, ly->n_out, ly->n_in, 1.0f, in, ly->n_in, W, ly->n_in, 1.0f, Y, ly->n_out);
+    const int S = rows_per_call(pass, B);
+    for (int r = 0; r < B; r += S) {
+        const int m = B - r < S ? B - r : S;
+        gs_sgemm(0, 1, m, ly->n_out, ly->n_in, 1.0f, in + (size_t)r * ly->n_in, ly->n_in, W, ly->n_in, 1.0f,
+                 Y + (size_t)r * ly->n_out, ly->n_out);
+    }
     if (ly->norm != GS_NORM_NONE)
         norm_forward(net, ly, Y, B, pass);
     if (Y != A)
         memcpy(A, Y, n * sizeof(float));
-    act_forward(ly->act, A, n, net->leaky_slope);
+    for (int r = 0; r < B; r += S)
+        act_forward(ly->act, A + (size_t)r * ly->n_out, (size_t)(B - r < S ? B - r : S) * ly->n_out, net->leaky_slope);
+    if (ly->keep == GS_KEEP_F)
+        memcpy(net->keep + ly->y_off, A, n * sizeof(float));
     if (acc)
-        accumulate(acc, ly, l, A, B, sat_threshold * act_max_derivative(ly->act), net->leaky_slope);
+        accumulate(acc, net, l, A, B, sat_threshold * act_max_derivative(ly->act), pass ? pass->group_rows : 0);
     if (ly->dropout > 0.0f && (!pass || pass->train))
         dropout_apply(ly, l, A, B, pass);
     if (ly->block_end) {
@@ -366,12 +418,58 @@ static void output_backward(gs_net *net, int l, float *d, int B, gs_pass *pass)
         memcpy(net->skip, d, n * sizeof(float));
     if (ly->dropout > 0.0f && (!pass || pass->train))
         dropout_apply(ly, l, d, B, pass);
-    if (ly->keeps_y)
-        act_backward_input(ly->act, d, net->keep + ly->y_off, n, net->leaky_slope);
-    else
-        act_backward(ly->act, d, net->acts + ly->a_off, n, net->leaky_slope);
+    const float *f_of = ly->keep != GS_KEEP_NONE ? net->keep + ly->y_off : net->acts + ly->a_off;
+    const int S = rows_per_call(pass, B);
+    for (int r = 0; r < B; r += S) {
+        const size_t at = (size_t)r * ly->n_out, k = (size_t)(B - r < S ? B - r : S) * ly->n_out;
+        if (ly->keep == GS_KEEP_Y)
+            act_backward_input(ly->act, d + at, f_of + at, k, net->leaky_slope);
+        else
+            act_backward(ly->act, d + at, f_of + at, k, net->leaky_slope);
+    }
     if (ly->norm != GS_NORM_NONE)
         norm_backward(net, ly, d, B, pass);
+}
+
+/* the reproducible mode's tiles of dW (exact_layer_grads): a tile's
+ * product and accumulator within a core's L2 */
+#define EXACT_TILE_BYTES ((size_t)512 * 1024)
+
+/* The reproducible mode's dW and db of layer l: each group's, added into
+ * the exact accumulator on scales that bound any sum of them:
+ * S G max|dZ| max|in| and S G max|dZ| (the maxima over every rank's rows).
+ * Before a batch norm, b gets no gradient. */
+static void exact_layer_grads(gs_net *net, int l, const float *dZ, const float *in, int B, gs_pass *pass)
+{
+    const gs_layer *ly = &net->layer[l];
+    const int S = pass->group_rows, n_out = ly->n_out, n_in = ly->n_in;
+    double m[2] = { exact_absmax(dZ, (size_t)B * n_out), exact_absmax(in, (size_t)B * n_in) };
+    if (pass->max && !pass->status)
+        pass->status = pass->max(pass->sum_ctx, m, 2);
+    const double SG = (double)S * (double)pass->groups;
+    const int sw = exact_scale(SG * m[0] * m[1]), sb = exact_scale(SG * m[0]);
+    pass->exact_scale[4 * l] = sw;
+    pass->exact_scale[4 * l + 1] = sb;
+    /* dW in tiles of T rows, all groups' products of a tile added while its
+     * accumulator (T n_in int64) and the product (T n_in floats) are still
+     * in cache; T from the layer's shape alone, as the bits need */
+    int T = (int)(EXACT_TILE_BYTES / (12 * (size_t)n_in));
+    T = T >= n_out ? n_out : T >= 16 ? T / 16 * 16 : T > 0 ? T : 1;
+    for (int o = 0; o < n_out; o += T) {
+        const int rows = n_out - o < T ? n_out - o : T;
+        for (int r = 0; r < B; r += S) {
+            const int k = B - r < S ? B - r : S;
+            gs_sgemm(1, 0, rows, n_in, k, 1.0f, dZ + (size_t)r * n_out + o, n_out, in + (size_t)r * n_in, n_in,
+                     0.0f, net->group_grad, n_in);
+            exact_add(pass->exact + ly->w_off + (size_t)o * n_in, net->group_grad, (size_t)rows * n_in, sw);
+        }
+    }
+    if (ly->norm == GS_NORM_BATCH && pass->train)
+        return;
+    for (int r = 0; r < B; r += S) {
+        col_sums(dZ + (size_t)r * n_out, B - r < S ? B - r : S, n_out, net->group_grad);
+        exact_add(pass->exact + ly->b_off, net->group_grad, (size_t)n_out, sb);
+    }
 }
 
 /* dW_l = dZ_l^T A_{l-1} ; db_l = colsum(dZ_l) ; dA_{l-1} = dZ_l W_l (+ the
@@ -391,7 +489,10 @@ void net_backward(gs_net *net, const float *X, int B, gs_pass *pass, void (*on_l
         const float *in = l ? net->acts + net->layer[l - 1].a_off : X; /* (B, n_in) */
         float *dW = net->grads + ly->w_off;                           /* (n_out, n_in) */
         float *db = net->grads + ly->b_off;                           /* (n_out) */
-        if (B > 0) {
+        const int S = pass && pass->group_rows > 0 ? pass->group_rows : 0;
+        if (S > 0) {
+            exact_layer_grads(net, l, dZ, in, B, pass);
+        } else if (B > 0) {
             gs_sgemm(1, 0, ly->n_out, ly->n_in, B, 1.0f, dZ, ly->n_out, in, ly->n_in, beta, dW, ly->n_in);
             /* batch norm subtracts the batch mean: in training a bias before
              * it has gradient 0, and the sum would be rounding (which Adam,
@@ -408,9 +509,12 @@ void net_backward(gs_net *net, const float *X, int B, gs_pass *pass, void (*on_l
             on_layer(ctx, l);
         if (l > 0) {
             float *dA = net->delta[cur ^ 1]; /* (B, n_in) */
-            if (B > 0)
-                gs_sgemm(0, 0, B, ly->n_in, ly->n_out, 1.0f, dZ, ly->n_out, net->params + ly->w_off, ly->n_in,
-                         0.0f, dA, ly->n_in);
+            const int step = rows_per_call(pass, B);
+            for (int r = 0; r < B; r += step) {
+                const int m = B - r < step ? B - r : step;
+                gs_sgemm(0, 0, m, ly->n_in, ly->n_out, 1.0f, dZ + (size_t)r * ly->n_out, ly->n_out,
+                         net->params + ly->w_off, ly->n_in, 0.0f, dA + (size_t)r * ly->n_in, ly->n_in);
+            }
             if (ly->block_start && B > 0)
                 add_into(dA, net->skip, (size_t)B * ly->n_in);
             output_backward(net, l - 1, dA, B, pass);
@@ -423,7 +527,9 @@ int act_acc_create(gs_act_acc *acc, const gs_net *net)
 {
     acc->layer_sums = gs_calloc((size_t)net->n_layers * GS_ACT_NSUMS, sizeof(double), "activation statistics");
     acc->unit_active = gs_calloc(net->n_units, sizeof(float), "activation statistics");
-    if (!acc->layer_sums || !acc->unit_active) {
+    acc->group_sums = net->max_groups ? gs_calloc((size_t)net->max_groups * net->n_layers * 2, sizeof(double),
+                                                  "activation statistics") : NULL;
+    if (!acc->layer_sums || !acc->unit_active || (net->max_groups && !acc->group_sums)) {
         act_acc_free(acc);
         return GS_ERR_RUNTIME;
     }
@@ -434,12 +540,16 @@ void act_acc_free(gs_act_acc *acc)
 {
     free(acc->layer_sums);
     free(acc->unit_active);
+    free(acc->group_sums);
     acc->layer_sums = NULL;
     acc->unit_active = NULL;
+    acc->group_sums = NULL;
 }
 
 void act_acc_zero(gs_act_acc *acc, const gs_net *net)
 {
     memset(acc->layer_sums, 0, (size_t)net->n_layers * GS_ACT_NSUMS * sizeof(double));
     memset(acc->unit_active, 0, net->n_units * sizeof(float));
+    if (acc->group_sums)
+        memset(acc->group_sums, 0, (size_t)net->max_groups * net->n_layers * 2 * sizeof(double));
 }

@@ -4,7 +4,7 @@
  * sequence of phases, evaluation and checkpoints. Nothing in trainer_step
  * allocates.
  */
-#include "gradscope/train.h"
+#include "train_internal.h"
 #include "gradscope/common.h"
 #include "gradscope/loss.h"
 #include "gradscope/optim.h"
@@ -17,59 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The step's one reduction of scalars (doubles, SUM over ranks), in this
- * order: the named sums below; then, where the exchange is sharded, every
- * layer's gradient sums of squares over the rank's range (w_sq, b_sq:
- * n_layers each); then, on statistics steps, the activation sums (n_layers
- * x GS_ACT_NSUMS). sums_pack and sums_unpack are the only code that knows
- * this layout. */
-typedef struct {
-    double loss;          /* sum of the loss over the rows */
-    double correct;       /* rows classified right */
-    double rows;
-    double stop, error, checkpoint; /* votes: ranks that ask */
-} gs_step_sums;
-enum { N_SUMS = sizeof(gs_step_sums) / sizeof(double) };
-
-struct gs_trainer {
-    gs_config cfg;
-    gs_dist dist;
-    gs_exchange *x;
-    gs_net *net;
-    gs_data *train, *test;
-    gs_history hist;
-    gs_train_state state;
-    gs_act_acc acc;
-    int64_t steps_per_epoch, total_steps;
-    int max_local;            /* rows of the largest local batch: ceil(batch / ranks) */
-    float *X, *Y;             /* (max_local, D), (max_local, y_dim) */
-    int64_t *rows;            /* (max_local): each local row's index in the data set (dropout's key) */
-    gs_pass pass;             /* the step's forward and backward: training, the global batch */
-
-    /* the step under way */
-    gs_step_plan plan;
-    int n_local;              /* rows of this rank's part of the batch */
-    int64_t b_rows;           /* rows of the global batch */
-    gs_step_sums mine, total; /* this rank's sums (and votes); the sums over ranks */
-    double *red;              /* the reduction's buffer (layout: gs_step_sums) */
-    double *w_sq, *b_sq;      /* (n_layers) each: every layer's gradient sums of squares, whole gradient */
-    double *upd_sq, *wn_sq;   /* (n_layers) each: the update's and the weights' sums of squares */
-    float *st;                /* (n_layers, GS_N_STATS): the last record */
-    int *verdict, *prev_verdict; /* (n_layers) */
-    int votes;                /* this rank's, for the next step */
-    int step_votes;           /* this rank's, for the step under way */
-    gs_step_result last;
-
-    double timer[GS_N_TIMERS];
-    int timing;               /* the timer running since `clock` (-1: none) */
-    double clock;
-};
-
 /* ---- set-up ---------------------------------------------------------------- */
 
 static int check_batch(const gs_config *cfg, const gs_dist *d)
 {
     const int64_t B = cfg->batch_size;
+    if (cfg->reproducible && cfg->reproducible_groups < d->size) {
+        int64_t fewer, more; /* the least divisor of the batch that gives every rank a group */
+        cfg_divisors_near(B, d->size, &fewer, &more);
+        return gs_error(GS_ERR_USAGE, "%s: [train] reproducible = true computes each batch in reproducible_groups = "
+                        "%d groups of rows, whole groups per rank, and there are %d ranks; expected at most %d ranks, "
+                        "or reproducible_groups = %lld (a divisor of batch_size %lld with a group for each rank)",
+                        cfg->source, cfg->reproducible_groups, d->size, cfg->reproducible_groups, (long long)more,
+                        (long long)B);
+    }
     if (B < d->size)
         return gs_error(GS_ERR_USAGE, "%s: [train] batch_size = %lld is smaller than the %d ranks; every rank "
                         "needs at least one row of each batch", cfg->source, (long long)B, d->size);
@@ -123,6 +84,8 @@ static int build(gs_trainer *t)
     rc = (t->X && t->Y && t->rows && t->red && t->w_sq && t->st && t->verdict) ? 0 : GS_ERR_RUNTIME;
     if (!rc)
         rc = act_acc_create(&t->acc, t->net);
+    if (!rc)
+        rc = repro_create(t);
     if (!rc)
         rc = hist_init(&t->hist, L);
     /* the run's history up front, so the step loop never grows it (up to 16 Mi
@@ -181,6 +144,7 @@ void trainer_free(gs_trainer *t)
     data_free(t->train);
     data_free(t->test);
     act_acc_free(&t->acc);
+    repro_free(t);
     hist_free(&t->hist);
     net_free(t->net);       /* (borrowed buffers stay with the exchange) */
     exchange_free(t->x);
@@ -209,10 +173,10 @@ static void enter(gs_trainer *t, int timer, const char *name)
         watchdog_phase(name, t->state.step);
 }
 
-static double loss_of_batch(gs_trainer *t, const float *out, const float *Y, int n, float scale, double *correct)
+double trainer_loss_rows(gs_trainer *t, const float *out, const float *Y, int n, float scale, float *dZ,
+                         double *correct)
 {
     const int K = net_n_outputs(t->net);
-    float *dZ = net_output_grad(t->net);
     if (t->cfg.output == GS_OUT_SOFTMAX)
         return loss_softmax_ce(out, Y, n, K, scale, dZ, correct);
     return loss_mse(out, Y, n, K, scale, dZ);
@@ -243,10 +207,16 @@ static void forward_loss(gs_trainer *t)
         act_acc_zero(&t->acc, t->net);
     t->pass = (gs_pass){ .train = 1, .global_rows = t->b_rows, .rows = t->rows, .seed = t->cfg.seed,
                          .step = t->state.step, .sum = t->dist.size > 1 ? sum_over_ranks : NULL, .sum_ctx = t };
+    if (t->repro)
+        repro_pass(t, &t->pass);
     const float *out = net_forward(t->net, t->X, t->n_local, &t->pass, t->plan.stats ? &t->acc : NULL,
                                    (float)t->cfg.saturated_threshold);
-    t->mine.correct = 0.0;
-    t->mine.loss = loss_of_batch(t, out, t->Y, t->n_local, 1.0f / (float)t->b_rows, &t->mine.correct);
+    const float scale = 1.0f / (float)t->b_rows;
+    t->mine.correct = t->mine.loss = 0.0;
+    if (t->repro) /* (the loss is summed by group, in repro_agree) */
+        repro_loss(t, out, scale, &t->mine.correct);
+    else
+        t->mine.loss = trainer_loss_rows(t, out, t->Y, t->n_local, scale, net_output_grad(t->net), &t->mine.correct);
     t->mine.rows = t->n_local;
 }
 
@@ -320,7 +290,7 @@ static int agree(gs_trainer *t)
             rc = dist_allreduce_sum_float(&t->dist, t->acc.unit_active, t->net->n_units);
     }
     sums_unpack(t);
-    return rc;
+    return rc || !t->repro ? rc : repro_agree(t);
 }
 
 /* The learning rate, the gradient's norm and whether the step is finite;
@@ -478,14 +448,26 @@ void trainer_diagnosis(const gs_trainer *t, const float **st, const int **verdic
 
 /* ---- evaluation and checkpoints ------------------------------------------- */
 
+static int evaluate(gs_trainer *t, gs_data *ds, double *loss, double *acc);
+
 int trainer_evaluate(gs_trainer *t, double *loss, double *acc, int *on_test)
 {
     gs_data *ds = t->test ? t->test : t->train;
     *on_test = t->test != NULL;
+    watchdog_phase("evaluation", t->state.step);
+    int rc = t->repro ? repro_evaluate(t, ds, loss, acc) : evaluate(t, ds, loss, acc);
+    const float epoch = (float)t->state.epoch + (float)t->state.batch_in_epoch / (float)t->steps_per_epoch;
+    if (!rc && hist_push_eval(&t->hist, t->state.step, epoch, (float)*loss, (float)*acc))
+        rc = gs_error_mark_broken(); /* this rank's history alone would lack it */
+    return rc;
+}
+
+/* The loss and accuracy over ds: each rank its rows, the sums over ranks. */
+static int evaluate(gs_trainer *t, gs_data *ds, double *loss, double *acc)
+{
     const float *X, *Y;
     int64_t n;
     data_shard(ds, &X, &Y, &n);
-    watchdog_phase("evaluation", t->state.step);
     const gs_data_info *info = data_info(ds);
     double sums[3] = { 0.0, 0.0, (double)n };
     gs_pass eval = { .train = 0 };
@@ -493,14 +475,12 @@ int trainer_evaluate(gs_trainer *t, double *loss, double *acc, int *on_test)
         int rows = (int)(n - i < t->max_local ? n - i : t->max_local);
         eval.global_rows = rows;
         const float *out = net_forward(t->net, X + (size_t)i * info->dim, rows, &eval, NULL, 0.0f);
-        sums[0] += loss_of_batch(t, out, Y + (size_t)i * info->y_dim, rows, 0.0f, &sums[1]);
+        sums[0] += trainer_loss_rows(t, out, Y + (size_t)i * info->y_dim, rows, 0.0f, net_output_grad(t->net),
+                                     &sums[1]);
     }
     int rc = t->dist.size > 1 ? dist_allreduce_sum_double(&t->dist, sums, 3) : 0;
     *loss = sums[2] > 0 ? sums[0] / sums[2] : NAN;
     *acc = (t->cfg.output == GS_OUT_SOFTMAX && sums[2] > 0) ? sums[1] / sums[2] : NAN;
-    const float epoch = (float)t->state.epoch + (float)t->state.batch_in_epoch / (float)t->steps_per_epoch;
-    if (!rc && hist_push_eval(&t->hist, t->state.step, epoch, (float)*loss, (float)*acc))
-        rc = gs_error_mark_broken(); /* this rank's history alone would lack it */
     return rc;
 }
 

@@ -75,5 +75,6 @@ set_property(TEST ${vc_tests} APPEND PROPERTY ENVIRONMENT GS_SLURM_NODES=3)
 
 gs_script_test(twohost_mpi test_two_hosts.sh hostname)
 gs_script_test(twohost_train test_two_hosts.sh train)
-set_tests_properties(twohost_mpi twohost_train PROPERTIES
+gs_script_test(twohost_reproducible test_two_hosts.sh reproducible)
+set_tests_properties(twohost_mpi twohost_train twohost_reproducible PROPERTIES
   TIMEOUT 120 LABELS "script;twohost" SKIP_RETURN_CODE 77 RESOURCE_LOCK twohost)

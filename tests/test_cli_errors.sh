@@ -55,6 +55,16 @@ cfg_case "batch norm, batch of 1 row" "norm = batch: batch norm needs at least 2
 # the last batch of an epoch: 50 rows in batches of 7 leave 1 row
 cfg_case "batch norm, last batch of 1 row" "norm = batch needs at least 2 rows in every batch, but the last batch of an epoch has 1" \
   "" --set model.norm=batch --set train.batch_size=7
+# the reproducible mode: groups that divide the batch, one BLAS thread, no more ranks than groups
+cfg_case "groups do not divide the batch" "reproducible_groups = 4: does not divide \\[train\\] batch_size .*10.*; expected a divisor of 10, e.g. 2 or 5" \
+  "" --set train.reproducible=true --set train.reproducible_groups=4
+cfg_case "more groups than rows" "reproducible_groups = 12: does not divide .*expected a divisor of 10, e.g. 10" \
+  "" --set train.reproducible=true --set train.reproducible_groups=12
+cfg_case "reproducible with BLAS threads" "blas_threads = 2: is more than one thread, and \\[train\\] reproducible" \
+  "" --set train.reproducible=true --set train.reproducible_groups=5 --set train.blas_threads=2
+{ base; } > "$WORK/c.ini"
+expect 2 "reproducible_groups = 2 groups of rows, whole groups per rank, and there are 3 ranks; expected at most 2 ranks, or reproducible_groups = 5" \
+  "more ranks than groups" -- gs_mpi 3 train "$WORK/c.ini" --set train.reproducible=true --set train.reproducible_groups=2
 [ "$(gs_mpi 2 train "$WORK/c.ini" --set model.init=kaiming_magic 2>&1 | grep -c 'config error')" -eq 1 ] \
   && pass "a config error is printed once, not once per rank" || fail "config error printed more than once"
 

@@ -135,7 +135,15 @@ static const char *ini =
 static char *remedies[] = { "model.layers=32, 64, 64, 64, 10", "model.activation=gelu", "model.norm=batch, layer, batch",
                             "model.residual=1", "model.dropout=0.1", "optimizer.type=adam", "optimizer.momentum=0",
                             "optimizer.warmup_steps=10" };
-static int use_remedies;
+/* the reproducible mode (its groups, hooks and exact sums), alone and with every remedy */
+static char *repro[] = { "train.reproducible=true", "train.reproducible_groups=6" };
+static char *repro_remedies[] = { "train.reproducible=true", "train.reproducible_groups=6", "model.layers=32, 64, 64, 64, 10",
+                                  "model.activation=gelu", "model.norm=batch, layer, batch", "model.residual=1",
+                                  "model.dropout=0.1", "optimizer.type=adam", "optimizer.momentum=0" };
+static char **sets;   /* --set overrides of the case (NULL: none) */
+static int n_sets;
+static const char *sets_name = "";
+#define USE(list, name) (sets = (list), n_sets = (int)(sizeof(list) / sizeof *(list)), sets_name = (name))
 
 /* Run `steps` steps after a warm-up, counting; check and print by origin.
  * Enough steps to cross several epochs (1000 rows / 24) and any geometric
@@ -147,13 +155,13 @@ static void run_case(const gs_dist *d, const char *overlap, const char *shard, i
     static gs_config cfg;
     gs_trainer *t;
     int rc = cfg_load_string(&cfg, text, "noalloc");
-    if (!rc && use_remedies) { /* the text, then the overrides */
+    if (!rc && sets) { /* the text, then the overrides */
         static char path[] = "/tmp/gradscope-noalloc-XXXXXX";
         int fd = mkstemp(path);
         rc = fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text);
         if (fd >= 0)
             close(fd);
-        rc = rc ? GS_ERR_RUNTIME : cfg_load(&cfg, path, (int)(sizeof remedies / sizeof *remedies), remedies);
+        rc = rc ? GS_ERR_RUNTIME : cfg_load(&cfg, path, n_sets, sets);
         unlink(path);
         memcpy(path + strlen(path) - 6, "XXXXXX", 6);
     }
@@ -178,7 +186,7 @@ static void run_case(const gs_dist *d, const char *overlap, const char *shard, i
         total += n_calls[o];
     char where[128];
     snprintf(where, sizeof where, "rank %d/%d, overlap %s, shard %s (%s), stats every %d%s", d->rank, d->size, overlap,
-             shard, exchange_name(trainer_exchange(t)), stats_every, use_remedies ? ", every remedy on" : "");
+             shard, exchange_name(trainer_exchange(t)), stats_every, sets_name);
     printf("%s: %d steps, %ld allocations (gradscope %ld, Open MPI %ld, OpenBLAS %ld, other %ld)\n", where, steps,
            total, n_calls[ORIGIN_OURS], n_calls[ORIGIN_MPI], n_calls[ORIGIN_BLAS], n_calls[ORIGIN_OTHER]);
     for (int o = 0; o < N_ORIGINS; o++)
@@ -216,10 +224,16 @@ int main(int argc, char **argv)
     run_case(&d, "false", "false", 1, 100); /* every step a statistics step */
     run_case(&d, "false", "true", 1000000, 200);
     run_case(&d, "false", "true", 3, 100);
-    use_remedies = 1;
+    USE(remedies, ", every remedy on");
     run_case(&d, "true", "false", 3, 100);
     run_case(&d, "false", "true", 3, 100);
-    use_remedies = 0;
+    USE(repro, ", reproducible");
+    run_case(&d, "false", "false", 1000000, 200);
+    run_case(&d, "false", "false", 3, 100);
+    USE(repro_remedies, ", reproducible, every remedy on");
+    run_case(&d, "false", "false", 3, 100);
+    sets = NULL;
+    sets_name = "";
     setenv("GRADSCOPE_SHARED_MEMORY", "0", 1); /* the ring of messages */
     run_case(&d, "false", "true", 1000000, 200);
     run_case(&d, "false", "true", 3, 100);

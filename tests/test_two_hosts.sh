@@ -12,6 +12,9 @@
 #                                the two "hosts" share this machine's build and
 #                                OpenBLAS kernel, as the nodes of a real job
 #                                must for bitwise results)
+#   test_two_hosts.sh reproducible   [train] reproducible = true: 1 rank on
+#                                each host, and 1 and 3 ranks on one host,
+#                                write the same datasets, bit for bit
 #
 # Skips (77) when not root or network namespaces are unavailable. Everything
 # it creates is removed on exit; namespaces left by a killed earlier run (whose
@@ -87,5 +90,24 @@ case $mode in
     same_weights "$a" "$b" || fail "two-host weights differ from the one-host run"
     echo "PASS: 2 ranks on 2 hosts trained the same weights, bit for bit, as 2 ranks on one host ($((SECONDS - T0))s)"
     ;;
-  *) fail "usage: $0 hostname|train" ;;
+  reproducible)
+    # [train] reproducible = true: 1 rank on each of two hosts (TCP between
+    # them) trains the same bits as 1 rank and as 3 ranks on one host
+    [[ -n ${GRADSCOPE_BIN:-} && -x $GRADSCOPE_BIN ]] || fail "GRADSCOPE_BIN is not set (run through ctest)"
+    . "$here/slurm/lib.sh"
+    cd "$dir" || fail "cd $dir"
+    write_config run.ini "$dir/unused" train.max_steps=20 train.reproducible=true stats.every_steps=3 train.eval_every=1
+    mpirun_2hosts "$GRADSCOPE_BIN" train run.ini --set "checkpoint.dir=$dir/two" >two.log 2>&1 ||
+      { cat two.log; fail "training across two hosts failed"; }
+    grep -q "gradients: reproducible" two.log || fail "the two-host run did not use the reproducible exchange"
+    for np in 1 3; do
+      timeout 60 "$mpirun" --oversubscribe -np $np "$GRADSCOPE_BIN" train run.ini --set "checkpoint.dir=$dir/one$np" \
+        >one$np.log 2>&1 || { cat one$np.log; fail "training $np ranks on one host failed"; }
+      out=$(/usr/bin/python3 "$here/ckpt_same.py" "$(latest_ckpt "$dir/two")" "$(latest_ckpt "$dir/one$np")" \
+        --ignore /state/n_ranks --ignore /config) || fail "two hosts vs $np rank(s) on one host: $out"
+      echo "two hosts vs $np rank(s) on one host: $out"
+    done
+    echo "PASS: reproducible = true: 2 hosts, 1 and 3 ranks on one host trained the same bits ($((SECONDS - T0))s)"
+    ;;
+  *) fail "usage: $0 hostname|train|reproducible" ;;
 esac

@@ -15,3 +15,9 @@ gs_script_test(resume_2_1 test_resume.sh 2 1)
 gs_script_test(resume_1_1_remedies test_resume.sh 1 1 remedies)
 gs_script_test(resume_2_2_remedies test_resume.sh 2 2 remedies)
 gs_script_test(train_nonfinite test_nonfinite.sh)
+# [train] reproducible: the same bits at 1-4 ranks, the default mode's
+# difference as the control, and a kill-and-resume across rank counts
+gs_script_test(reproducible_ranks test_reproducible.sh ranks)
+gs_script_test(reproducible_remedies test_reproducible.sh ranks remedies)
+gs_script_test(reproducible_default test_reproducible.sh default)
+gs_script_test(reproducible_resume test_reproducible.sh resume)

@@ -83,6 +83,8 @@ typedef struct {
     int blas_threads;                  /* 0 = auto (cores / ranks on the node) */
     int overlap;                       /* bool: bucketed MPI_Iallreduce during backward */
     double watchdog_seconds;           /* abort if one collective takes longer (0 = off) */
+    int reproducible;                  /* bool: the same bits at any rank count up to reproducible_groups */
+    int reproducible_groups;           /* groups of consecutive rows a global batch is split into */
 
     /* [optimizer] */
     gs_optimizer optimizer;            /* type = sgd | adam | adamw */
@@ -153,6 +155,10 @@ const char *cfg_init_name(gs_init_kind k);
 const char *cfg_output_name(gs_output o);
 const char *cfg_norm_name(gs_norm n);
 const char *cfg_optimizer_name(gs_optimizer o);
+
+/* The divisors of n nearest to g: the largest below g (1 if none) and the
+ * least at or above it (n if none); for messages that suggest one. */
+void cfg_divisors_near(int64_t n, int64_t g, int64_t *below, int64_t *above);
 
 /* Number of weight layers. */
 static inline int cfg_n_layers(const gs_config *cfg) { return cfg->n_sizes - 1; }

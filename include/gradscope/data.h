@@ -44,7 +44,11 @@ const gs_data_info *data_info(const gs_data *ds);
 /* Number of global batches in one epoch: ceil(N / batch). */
 int64_t data_n_batches(const gs_data *ds, int64_t batch);
 
-/* Rows of global batch k of `epoch` that this rank computes. Collective.
+/* Rows of global batch k of `epoch` that this rank computes: a floor split
+ * of the batch's positions over the ranks, or, in the reproducible mode
+ * (the training set of a config with [train] reproducible), of its groups
+ * of batch_size / reproducible_groups positions (the last one may be
+ * short), whole groups to a rank. Collective.
  * X (n_local, D) and Y (n_local, y_dim) receive them; *n_local their count;
  * if idx is non-NULL it receives their source row indices. *batch_rows is
  * the size of the whole global batch (the last one of an epoch may be short). */
@@ -55,16 +59,18 @@ int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
  * exactly one rank. */
 void data_shard(const gs_data *ds, const float **X, const float **Y, int64_t *n);
 
-/* Largest *n_local any data_batch call can return: ceil(min(batch_cap, N) / P).
- * X and Y passed to data_batch need this many rows. */
+/* Largest *n_local any data_batch call can return: ceil(min(batch_cap, N) / P),
+ * or in groups of S rows min(C, ceil(ceil(C / S) / P) S) with C =
+ * min(batch_cap, N). X and Y passed to data_batch need this many rows. */
 int64_t data_max_local_rows(const gs_data *ds);
 
 /* Memory bound (what rows_held reports). Let N_r = shard rows of rank r,
  * C = min(batch_cap, N). Per batch, rank r sends rows it holds that other
  * ranks compute and receives rows it computes that other ranks hold; both
  * are distinct positions of one batch, so sends + receives <= b <= C, with
- * sends <= min(N_r, C) and receives <= min(ceil(C/P), N - N_r). One staging
- * area of S_r = min(C, min(N_r, C) + min(ceil(C/P), N - N_r)) rows (S_r = 0
+ * sends <= min(N_r, C) and receives <= min(M, N - N_r), with M the most rows
+ * a rank computes (data_max_local_rows). One staging
+ * area of S_r = min(C, min(N_r, C) + min(M, N - N_r)) rows (S_r = 0
  * at P = 1) therefore always suffices, and
  *     rows_held = N_r + S_r <= ceil(N/P) + min(batch_cap, N).
  * Besides rows, a rank keeps C int64 batch indices and O(P) ints. */

@@ -8,6 +8,7 @@
 
 #include <mpi.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     int rank, size;
@@ -23,6 +24,11 @@ void dist_finalize(void);
 int dist_bcast(const gs_dist *d, void *buf, size_t count, MPI_Datatype type, int root);
 int dist_allreduce_sum_float(const gs_dist *d, float *buf, size_t n);   /* in place */
 int dist_allreduce_sum_double(const gs_dist *d, double *buf, size_t n); /* in place */
+int dist_allreduce_sum_int64(const gs_dist *d, int64_t *buf, size_t n);  /* in place: exact */
+int dist_allreduce_max_double(const gs_dist *d, double *buf, size_t n);  /* in place, n < 2^31 */
+/* every rank's n_mine doubles (rank q's counts[q] at displs[q] of `all`) to every rank */
+int dist_allgatherv_double(const gs_dist *d, const double *mine, int n_mine, double *all, const int *counts,
+                           const int *displs);
 
 /* Non-blocking in-place SUM of floats (for overlapping with backward), of
  * at most GS_IALLREDUCE_MAX floats (an MPI count is an int). */

@@ -13,6 +13,8 @@
  *                                                                       the other ranks' buffers in
  *                                                                       shared memory (statistics steps:
  *                                                                       whole, copied from them)
+ *   exact       exchange_exact.c      [train] reproducible, any ranks   whole, on every rank: fixed-point
+ *                                                                       sums added in int64 (exact.h)
  *
  * Sharded strategies own a range [lo, hi) of the flat parameter buffer:
  * each rank updates that range only, and publish() gives every rank the
@@ -90,6 +92,11 @@ int exchange_gather_state(gs_exchange *x, float *state);
  * exchange_params_written makes the writes visible. Collective. */
 float *exchange_param_sink(gs_exchange *x);
 int exchange_params_written(gs_exchange *x);
+
+/* The exact strategy's fixed-point accumulator (n_params) and its scales
+ * (4 per layer), for backward to add into (gs_pass.exact, .exact_scale);
+ * GS_ERR_USAGE for any other strategy. */
+int exchange_exact_target(gs_exchange *x, int64_t **acc, int **scale);
 
 /* Bytes the strategy holds or reads beyond the net's own buffers. */
 double exchange_extra_bytes(const gs_exchange *x);

@@ -31,6 +31,8 @@
 #include "gradscope/config.h"
 #include "gradscope/init.h"
 
+enum { GS_KEEP_NONE, GS_KEEP_Y, GS_KEEP_F };
+
 typedef struct {
     int n_in, n_out;
     size_t w_off;        /* W (n_out, n_in) */
@@ -39,7 +41,8 @@ typedef struct {
     size_t end;          /* one past the layer's last parameter */
     size_t a_off;        /* A (max_batch, n_out) in acts */
     size_t unit_off;     /* first unit of this layer in per-unit arrays (sum of earlier n_out) */
-    size_t y_off;        /* Y (max_batch, n_out) in net->keep, where the layer keeps it (keeps_y) */
+    size_t y_off;        /* the value backward takes f' from (max_batch, n_out) in net->keep, where the
+                          * layer keeps one (keep != GS_KEEP_NONE) */
     size_t h_off;        /* norm(Z) (max_batch, n_out) in net->keep: normalized layers */
     size_t s_off;        /* normalized layers: statistics of the last forward in net->norm_stats
                           * (batch: inv std, batch mean, batch variance, n_out each; layer: inv std
@@ -50,7 +53,9 @@ typedef struct {
     float dropout;       /* probability (0: none; always 0 for the last layer) */
     int block_start;     /* the first layer of a residual block: its input is the block's skip */
     int block_end;       /* the last layer of a residual block: A = F + the block's input */
-    int keeps_y;         /* Y is kept for backward: f' is computed from it (gelu, or A is not f(Y)) */
+    int keep;            /* what backward takes f' from where A is not f(Y) or f is not monotone:
+                          * GS_KEEP_Y (gelu: f' needs its input), GS_KEEP_F (F = f(Y), before dropout and
+                          * a residual sum), GS_KEEP_NONE (A itself) */
     gs_init_spec init;
 } gs_layer;
 
@@ -86,6 +91,10 @@ typedef struct {
     float *running;      /* (2 * units of batch-normalized layers): running mean, variance at s_off */
     size_t n_running;
     double *sums;        /* (2 * max_width): batch norm's per-feature sums, reduced over the ranks */
+    double *group_sums;  /* (max_groups, 2 * max_width): those sums per group (reproducible mode) */
+    float *group_grad;   /* (largest n_out * n_in + n_out): one group's dW or db (reproducible mode) */
+    int max_groups;      /* reproducible_groups (0 when the mode is off) */
+    float *norm_scratch; /* (3 * max_width): backward's per-feature constants */
     int64_t bn_rows;     /* the global batch of the last training forward (running variance: unbiased) */
     int grads_zero;      /* grads holds zeros (the trainer's update cleared it as it read it):
                           * the next backward adds each dW into it (GEMM beta 1), which spares
@@ -104,8 +113,27 @@ typedef struct {
     /* sum n doubles over the ranks in place (batch norm's statistics); NULL: one rank */
     int (*sum)(void *ctx, double *buf, size_t n);
     void *sum_ctx;
-    int status;             /* the first failure of `sum` (the pass goes on; the caller checks it) */
+    int status;             /* the first failure of a hook (the pass goes on; the caller checks it) */
+
+    /* The reproducible mode (train.reproducible; exact.h): the local rows are
+     * groups of group_rows rows (the batch's last group may be short), each
+     * computed by GEMMs of its own; sums over rows are taken per group and
+     * combined in group order (gather_sum), and backward adds each group's
+     * gradient into `exact` instead of writing net->grads. */
+    int group_rows;         /* 0: off */
+    int64_t groups;         /* groups of the global batch */
+    int64_t *exact;         /* (n_params): the fixed-point gradient of this rank's groups */
+    int *exact_scale;       /* (4 n_layers): the scale of each layer's W, b, gamma, beta in `exact` */
+    /* the largest of n doubles over the ranks, in place; NULL: one rank */
+    int (*max)(void *ctx, double *buf, size_t n);
+    /* out (n) = the sum over the global batch's groups, in group order, of
+     * their vectors; this rank's n_mine groups' are `mine` (n_mine, n), in
+     * order; NULL: one rank (mine are all of them) */
+    int (*gather_sum)(void *ctx, const double *mine, int n_mine, double *out, size_t n);
 } gs_pass;
+
+/* The groups of B local rows of group_rows each: n, and the rows of group g. */
+static inline int net_n_groups(int B, int group_rows) { return group_rows > 0 ? (B + group_rows - 1) / group_rows : 1; }
 
 /* Activation statistics gathered during a forward pass (when requested):
  * per-batch SUMS, so that adding them over ranks gives the global batch's.
@@ -114,6 +142,8 @@ typedef struct {
 typedef struct {
     double *layer_sums;  /* (n_layers, GS_ACT_NSUMS) */
     float *unit_active;  /* (n_units): number of samples where the unit's output is non-zero */
+    double *group_sums;  /* reproducible mode: (groups, n_layers, 2) the SUM and SUMSQ of each group,
+                          * combined in group order by the trainer; NULL otherwise */
 } gs_act_acc;
 
 enum { GS_ACT_SUM, GS_ACT_SUMSQ, GS_ACT_NSAT, GS_ACT_NVAL, GS_ACT_NSUMS };

@@ -22,7 +22,10 @@
  * With --remedies, each model runs in the default mode only (one rank, or
  * the sharded optimizer), without the bound, as it is and with each remedy
  * of the vanishing gradient: Adam, batch norm, layer norm (every hidden
- * layer) and residual blocks of 1 (rows "W+adam", ...): what each costs.
+ * layer) and residual blocks of 1 (rows "W+adam", ...): what each costs. A
+ * remedy the model cannot take (residual blocks where widths differ) is
+ * skipped. --reproducible does the same with [train] reproducible = true
+ * at 8 (the default), 16 and 64 groups (rows "W+repro8", ...).
  * Rank 0 prints one table; --tsv FILE also writes it machine-readable for
  * jobs/bench/report.py.
  *
@@ -55,6 +58,11 @@ static const struct {
            "[train]\nbatch_size = 64\n" },
 };
 
+/* The variants of each model that --remedies and --reproducible run
+ * (variant_of). */
+static const char *const remedy_variants[] = { "", "+adam", "+batch", "+layer", "+residual", NULL };
+static const char *const repro_variants[] = { "", "+repro8", "+repro16", "+repro64", NULL };
+
 /* What every benchmark run shares: synthetic data, no checkpoints, no
  * statistics inside the timed steps, a step limit far beyond the run (a
  * run's last step is always a statistics step). */
@@ -76,7 +84,8 @@ static void usage(FILE *f)
                "  --n-train N      rows of the synthetic training set (default 16384)\n"
                "  --no-bound       skip the BLAS bound            --tsv FILE   append results (rank 0)\n"
                "  --label TEXT     run label in the TSV (default RxT)\n"
-               "  --remedies       the default mode only, as is and with adam, batch norm, layer norm, residual\n");
+               "  --remedies       the default mode only, as is and with adam, batch norm, layer norm, residual\n"
+               "  --reproducible   the default mode only, as is and reproducible at 8, 16 and 64 groups\n");
 }
 
 static int parse_args(int argc, char **argv, bench_opts *o, const char **models, const char **configs, int *n_cfg)
@@ -91,8 +100,10 @@ static int parse_args(int argc, char **argv, bench_opts *o, const char **models,
             exit(0);
         } else if (!strcmp(a, "--no-bound"))
             o->no_bound = 1;
-        else if (!strcmp(a, "--remedies"))
-            o->remedies = o->no_bound = 1;
+        else if (!strcmp(a, "--remedies") || !strcmp(a, "--reproducible")) {
+            o->variants = !strcmp(a, "--remedies") ? remedy_variants : repro_variants;
+            o->no_bound = 1;
+        }
         else if (a[0] == '-' && !v) {
             fprintf(stderr, "gradscope-bench: %s needs a value\n", a);
             return 1;
@@ -197,41 +208,41 @@ static void write_tsv(const bench_result *r, const bench_opts *o, const gs_dist 
     fclose(f);
 }
 
-/* The remedies' variants of a model (--remedies): variant v of cfg. */
-static const char *const remedy_names[] = { "", "+adam", "+batch", "+layer", "+residual" };
-
-static void remedy_of(gs_config *cfg, int v)
+/* variant_of: the model as it is (""), with one remedy, or in the
+ * reproducible mode at N groups */
+static void variant_of(gs_config *cfg, const char *v)
 {
     const int hidden = cfg->n_sizes - 2;
-    switch (v) {
-    case 1:
+    if (!strcmp(v, "+adam")) {
         cfg->optimizer = GS_OPT_ADAM;
         cfg->momentum = 0.0;
         cfg->nesterov = 0;
         cfg->lr = 1e-3;
-        break;
-    case 2: case 3:
+    } else if (!strcmp(v, "+batch") || !strcmp(v, "+layer")) {
         for (int l = 0; l < hidden; l++)
-            cfg->norm[l] = v == 2 ? GS_NORM_BATCH : GS_NORM_LAYER;
-        break;
-    case 4: cfg->residual = 1; break;
-    default: break;
+            cfg->norm[l] = v[1] == 'b' ? GS_NORM_BATCH : GS_NORM_LAYER;
+    } else if (!strcmp(v, "+residual")) {
+        cfg->residual = 1;
+    } else if (!strncmp(v, "+repro", 6)) {
+        cfg->reproducible = 1;
+        cfg->reproducible_groups = atoi(v + 6);
     }
 }
 
 static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts *o, const gs_dist *d);
 
-/* --remedies: the model as it is and with each remedy, in the default mode */
-static int bench_remedies(const char *name, const gs_config *cfg_in, const bench_opts *o, const gs_dist *d)
+/* --remedies, --reproducible: the model as it is and in each variant, in
+ * the default mode */
+static int bench_variants(const char *name, const gs_config *cfg_in, const bench_opts *o, const gs_dist *d)
 {
     static gs_config cfg;
     int rc = 0;
-    for (int v = 0; !rc && v < (int)(sizeof remedy_names / sizeof *remedy_names); v++) {
+    for (const char *const *v = o->variants; !rc && *v; v++) {
         char label[64];
         cfg = *cfg_in;
-        remedy_of(&cfg, v);
-        snprintf(label, sizeof label, "%s%s", name, remedy_names[v]);
-        /* a remedy the model cannot take (residual blocks need equal widths) is skipped */
+        variant_of(&cfg, *v);
+        snprintf(label, sizeof label, "%s%s", name, *v);
+        /* a variant the model cannot take (residual blocks need equal widths) is skipped */
         if (cfg_validate(&cfg)) {
             if (d->rank == 0)
                 printf("%s: skipped: %s\n", label, gs_last_error());
@@ -242,8 +253,8 @@ static int bench_remedies(const char *name, const gs_config *cfg_in, const bench
 }
 
 /* One model: the trainer in each mode (at > 1 rank: sharded, replicated
- * with overlap off, replicated with overlap on; with --remedies the
- * sharded one only), then the bound. */
+ * with overlap off, replicated with overlap on; with --remedies or
+ * --reproducible the sharded one only), then the bound. */
 static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts *o, const gs_dist *d)
 {
     static gs_config cfg;
@@ -253,7 +264,7 @@ static int bench_one(const char *name, const gs_config *cfg_in, const bench_opts
     int modes[3], n_modes = 0; /* bench_result.overlap */
     if (d->size == 1)
         modes[n_modes++] = 0;
-    else if (o->remedies)
+    else if (o->variants)
         modes[n_modes++] = 2;
     else {
         if (o->shard_mode >= 1)
@@ -327,7 +338,7 @@ int main(int argc, char **argv)
         if ((rc = cfg_load_string(&cfg, text, builtin[i].name)))
             fprintf(stderr, "gradscope-bench: built-in model %s: %s\n", builtin[i].name, gs_last_error());
         else
-            rc = o.remedies ? bench_remedies(builtin[i].name, &cfg, &o, &d) : bench_one(builtin[i].name, &cfg, &o, &d);
+            rc = o.variants ? bench_variants(builtin[i].name, &cfg, &o, &d) : bench_one(builtin[i].name, &cfg, &o, &d);
     }
     for (int i = 0; !rc && i < n_cfg; i++) {
         if ((rc = cfg_load(&cfg, configs[i], 0, NULL))) {

@@ -16,7 +16,8 @@ typedef struct {
     int overlap_mode;   /* replicated optimizer at > 1 rank: 0 overlap off, 1 on, 2 both, -1 neither */
     int shard_mode;     /* at > 1 rank: 0 replicated only, 1 sharded only, 2 both */
     int no_bound;
-    int remedies;       /* --remedies: the default mode, the model as is and with each remedy */
+    const char *const *variants; /* --remedies, --reproducible: the default mode, the model as is and in each
+                                  * variant (a NULL-terminated list of suffixes); NULL: off */
     long long n_train;
     const char *tsv, *label;
 } bench_opts;

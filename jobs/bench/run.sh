@@ -14,9 +14,10 @@
 # "1x1 1x2 2x1"; on a bigger node e.g. "1x1 1x2 2x1 4x1 8x1 16x1": beyond
 # those three, gradscope runs only its default mode, the sharded optimizer,
 # and PyTorch is not run), PY (/usr/bin/python3: the Python that runs
-# PyTorch and the report), TORCH (1; 0 skips PyTorch), REMEDIES (0; 1 also
-# runs gradscope-bench --remedies at 1x1 and 2x1, each model as it is and
-# with each remedy, into $OUT/variants.tsv; "only" runs just those).
+# PyTorch and the report), TORCH (1; 0 skips PyTorch), VARIANTS (none;
+# "remedies", "reproducible" or both: also runs gradscope-bench --remedies /
+# --reproducible at 1x1 and 2x1, each model as it is and in each variant,
+# into $OUT/variants.tsv), VARIANTS_ONLY (0; 1 runs the variants only).
 # Results: $OUT/gradscope.tsv, $OUT/torch.tsv, $OUT/variants.tsv, $OUT/report.md.
 # About 5 minutes on 2 cores.
 set -euo pipefail
@@ -30,7 +31,8 @@ CONFIGS=${CONFIGS:-1x1 1x2 2x1}
 OUT=${OUT:-runs/bench-$(date +%Y%m%d-%H%M%S)}
 PY=${PY:-/usr/bin/python3}
 TORCH=${TORCH:-1}
-REMEDIES=${REMEDIES:-0}
+VARIANTS=${VARIANTS:-}
+VARIANTS_ONLY=${VARIANTS_ONLY:-0}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 
@@ -52,7 +54,7 @@ KERNEL=$("$BUILD_DIR/gradscope" blas | awk '$1 == "kernel" { print $2 }')
   echo "kernel: $(uname -sr)"
   echo "openblas: $("$BUILD_DIR/gradscope" blas | tr '\n' ' ')"
   echo "mpi: $(mpirun --version 2>/dev/null | head -1)"
-  echo "command: jobs/bench/run.sh $* (STEPS=$STEPS WARMUP=$WARMUP MODELS=$MODELS REPEAT=$REPEAT CONFIGS='$CONFIGS' REMEDIES=$REMEDIES)"
+  echo "command: jobs/bench/run.sh $* (STEPS=$STEPS WARMUP=$WARMUP MODELS=$MODELS REPEAT=$REPEAT CONFIGS='$CONFIGS' VARIANTS='$VARIANTS' VARIANTS_ONLY=$VARIANTS_ONLY)"
 } | tee "$OUT/machine.txt"
 
 # Timings need the cores to themselves: wait (up to QUIET_WAIT s, default
@@ -107,7 +109,7 @@ fi
 # that a ratio compares runs made minutes apart at most: the speed of a
 # shared host drifts over the minutes a whole benchmark takes.
 for rep in $(seq "$REPEAT"); do
-  [ "$REMEDIES" = only ] && break
+  [ "$VARIANTS_ONLY" = 1 ] && break
   for c in $CONFIGS; do
     # the replicated modes are reference points, measured at 2 ranks
     if standard "$c"; then
@@ -119,13 +121,14 @@ for rep in $(seq "$REPEAT"); do
   done
 done
 
-# The remedies' cost: each model as it is and with each remedy, in turn
-# within one run, so that a ratio compares steps made seconds apart.
-if [ "$REMEDIES" != 0 ]; then
-  for rep in $(seq "$REPEAT"); do
-    for c in 1x1 2x1; do TSV=variants.tsv run_bench "$c" "${c%x*}" "${c#*x}" --remedies "$@"; done
+# What a remedy or the reproducible mode costs: each model as it is and in
+# each variant, in turn within one run, so that a ratio compares steps made
+# seconds apart.
+for rep in $(seq "$REPEAT"); do
+  for v in $VARIANTS; do
+    for c in 1x1 2x1; do TSV=variants.tsv run_bench "$c" "${c%x*}" "${c#*x}" "--$v" "$@"; done
   done
-fi
+done
 
 "$PY" jobs/bench/report.py "$OUT" | tee "$OUT/report.md"
 echo "results in $OUT"
