@@ -288,6 +288,8 @@ void hist_free(gs_history *h)
     free(h->eval_epoch);
     free(h->eval_loss);
     free(h->eval_acc);
+    free(h->eval_vloss);
+    free(h->eval_vacc);
     free(h->rec_step);
     free(h->rec);
     free(h->verdict);
@@ -330,11 +332,13 @@ static int reserve_eval(gs_history *h, int64_t n)
         return 0;
     int64_t cap = next_cap(n, h->cap_eval);
     /* each array keeps its own pointer valid on failure; cap_eval only
-     * moves once all four have grown */
+     * moves once all six have grown */
     if (grow((void **)&h->eval_step, sizeof *h->eval_step, cap, "eval history") ||
         grow((void **)&h->eval_epoch, sizeof *h->eval_epoch, cap, "eval history") ||
         grow((void **)&h->eval_loss, sizeof *h->eval_loss, cap, "eval history") ||
-        grow((void **)&h->eval_acc, sizeof *h->eval_acc, cap, "eval history"))
+        grow((void **)&h->eval_acc, sizeof *h->eval_acc, cap, "eval history") ||
+        grow((void **)&h->eval_vloss, sizeof *h->eval_vloss, cap, "eval history") ||
+        grow((void **)&h->eval_vacc, sizeof *h->eval_vacc, cap, "eval history"))
         return GS_ERR_RUNTIME;
     h->cap_eval = cap;
     return 0;
@@ -370,7 +374,7 @@ int hist_push_loss(gs_history *h, float loss)
     return 0;
 }
 
-int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float acc)
+int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float acc, float vloss, float vacc)
 {
     if (h->n_eval == h->cap_eval && reserve_eval(h, h->n_eval + 1))
         return GS_ERR_RUNTIME;
@@ -379,6 +383,8 @@ int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float a
     h->eval_epoch[i] = epoch;
     h->eval_loss[i] = loss;
     h->eval_acc[i] = acc;
+    h->eval_vloss[i] = vloss;
+    h->eval_vacc[i] = vacc;
     return 0;
 }
 
