@@ -21,3 +21,7 @@ gs_script_test(reproducible_ranks test_reproducible.sh ranks)
 gs_script_test(reproducible_remedies test_reproducible.sh ranks remedies)
 gs_script_test(reproducible_default test_reproducible.sh default)
 gs_script_test(reproducible_resume test_reproducible.sh resume)
+# Safe run directories (refusal, --overwrite, --resume auto across models),
+# default checkpoints, keep_best, early stopping, truthful failure messages,
+# and the command line's small truths (--help, exit codes, plurals).
+gs_script_test(run_dir test_run_dir.sh)
