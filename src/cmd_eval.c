@@ -145,9 +145,8 @@ static int open_all(run *r)
         int here = gs_last_error_origin() == GS_FROM_HERE, rank0 = here;
         dist_bcast(&r->d, &rank0, 1, MPI_INT, 0);
         if (here && (r->d.rank == 0 || !rank0))
-            fprintf(stderr, "gradscope %s: %s (the model of %s takes %d inputs and makes %d %s)\n",
-                    r->predict ? "predict" : "eval", gs_last_error(), r->ckpt_path, r->D, r->K,
-                    r->m.cfg.output == GS_OUT_SOFTMAX ? "class scores" : "outputs");
+            fprintf(stderr, "gradscope %s: %s (the model: %s)\n", r->predict ? "predict" : "eval", gs_last_error(),
+                    r->ckpt_path);
         return rc;
     }
     const gs_data_info *in = data_info(r->ds);

@@ -25,3 +25,10 @@ gs_script_test(reproducible_resume test_reproducible.sh resume)
 # default checkpoints, keep_best, early stopping, truthful failure messages,
 # and the command line's small truths (--help, exit codes, plurals).
 gs_script_test(run_dir test_run_dir.sh)
+# eval and predict: [data] normalize, the validation split, the same numbers
+# at 1-3 ranks, and bad input
+gs_script_test(eval_predict test_eval_predict.sh)
+# jobs/export_torch.py: PyTorch predicts what gradscope predict does, for
+# every layer kind
+gs_script_test(export_torch test_export.sh)
+set_tests_properties(export_torch PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
