@@ -87,7 +87,8 @@ const cfg_key cfg_keys[] = {
         "probability of zeroing each hidden unit's output in training (inverted dropout; off in evaluation)"),
 
     KEY("data", "synthetic", T_ENUM, synthetic, "spiral", ANY, synth_names,
-        "built-in data instead of files: spiral (2-D, needs layers = 2, ...), teacher (a random network), none (read `train`)"),
+        "built-in data instead of files: spiral (2-D, needs layers = 2, ...), teacher (a random network), none (read "
+        "`train`; the default where `train` is given)"),
     KEY("data", "train", T_STRING, train, "", ANY, NULL, "HDF5 file with the training set (needed when synthetic = none)"),
     KEY("data", "test", T_STRING, test, "", ANY, NULL, "HDF5 file with the test set (optional)"),
     KEY("data", "x_dataset", T_STRING, x_name, "/X", ANY, NULL, "inputs in the HDF5 files: float32 or uint8 [N, D]"),
