@@ -4,7 +4,8 @@
 #   test_reproducible.sh ranks [remedies]
 #       The main job's network (784-512-256-10, relu, He; synthetic teacher
 #       data instead of Fashion-MNIST) for 20 steps, across an epoch's short
-#       last batch (fewer groups than ranks), at 1, 2, 3 and 4 ranks: every
+#       last batch (984 rows: 24 in the last, 3 groups of 8, so one of 4
+#       ranks computes none), at 1, 2, 3 and 4 ranks: every
 #       dataset of the final checkpoint bitwise equal (but /state/n_ranks,
 #       the run's own record); at 2-4 ranks the ranks' accumulators are
 #       summed in shared memory, and once more at 3 ranks as MPI messages. With `remedies`: batch and layer norm,
@@ -31,7 +32,7 @@ init = he_normal
 output = softmax
 [data]
 synthetic = teacher
-n_train = 1000
+n_train = 984
 n_test = 300
 [train]
 epochs = 2
