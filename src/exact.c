@@ -67,6 +67,28 @@ void exact_take_float(float *restrict out, int64_t *restrict acc, size_t n, int 
     }
 }
 
+EXACT_CLONES
+void exact_take_sum(float *restrict out, int64_t *const *acc, size_t at, int P, size_t n, int s)
+{
+    enum { BLOCK = 512 };
+    int64_t sum[BLOCK] __attribute__((aligned(64)));
+    const double inv = s == GS_EXACT_NONFINITE ? 0.0 : ldexp(1.0, -s);
+    for (size_t i = 0; i < n; i += BLOCK) {
+        const size_t m = n - i < BLOCK ? n - i : BLOCK;
+        for (size_t j = 0; j < m; j++)
+            sum[j] = 0;
+        for (int q = 0; q < P; q++) {
+            int64_t *restrict a = acc[q] + at + i;
+            for (size_t j = 0; j < m; j++) {
+                sum[j] += a[j];
+                a[j] = 0;
+            }
+        }
+        for (size_t j = 0; j < m; j++)
+            out[i + j] = s == GS_EXACT_NONFINITE ? NAN : (float)((double)sum[j] * inv);
+    }
+}
+
 void exact_sum_groups(const double *v, int n_groups, size_t n, double *out)
 {
     for (size_t j = 0; j < n; j++)

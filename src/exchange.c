@@ -33,9 +33,16 @@ int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, s
     const int shard = cfg->shard && P > 1 && n_params <= (size_t)INT_MAX;
     if (cfg->reproducible) { /* at any rank count, one rank included: the same sums */
         x->ops = &exchange_exact_ops;
+        char why[256] = "";
+        rc = P > 1 && d->node_size == d->size ? exchange_exact_try_shm(x, params, grads, why, sizeof why) : 1;
+        if (rc > 1) {
+            exchange_free(x);
+            return rc;
+        }
         snprintf(x->description, sizeof x->description, "reproducible: each group's gradient in fixed point, "
-                 "summed exactly (int64), optimizer replicated; the same bits at any rank count up to %d",
-                 cfg->reproducible_groups);
+                 "summed exactly (int64%s%s%s), optimizer replicated; the same bits at any rank count up to %d",
+                 rc == 0 ? ", through shared memory" : P > 1 ? ", all-reduced" : "", why[0] ? "; no shared memory: " : "",
+                 why, cfg->reproducible_groups);
     } else if (P == 1) {
         x->ops = &exchange_single_ops;
         snprintf(x->description, sizeof x->description, "one rank: nothing to exchange");

@@ -71,6 +71,10 @@ int buckets_wait(gs_exchange *x);
  * buffer). Sets counts, displs, lo and hi. */
 int exchange_shard_ranges(gs_exchange *x);
 
+/* exact over shared memory (exchange_exact.c): as exchange_shm_try, for
+ * the reproducible mode's accumulators; *params is this rank's own. */
+int exchange_exact_try_shm(gs_exchange *x, float **params, float **grads, char *why, size_t why_size);
+
 /* shm: try to make the shared window for n_params (exchange_shm.c).
  * Returns 0 with the strategy set up, or 1 (not an error) with why in
  * `why` when shared memory cannot be used; another status on a failure

@@ -34,7 +34,7 @@ struct gs_repro {
     double *gathered;     /* (max_groups, max_vec): every group's vector */
     double *mine;         /* (max_groups, 1 + 2 n_layers): this rank's groups' loss and statistics */
     double *total;        /* (1 + 2 n_layers) */
-    float *eX, *eY;       /* (S, dim), (S, y_dim): evaluation's group of rows where a rank holds part of it */
+    float *eX;            /* (S, dim): evaluation's group of rows where a rank holds part of it */
     double *row_loss;     /* (rows this rank evaluates) */
     int64_t eval_rows;
 };
@@ -95,9 +95,8 @@ int repro_create(gs_trainer *t)
     r->mine = gs_calloc((size_t)r->max_groups, (1 + 2 * (size_t)L) * sizeof(double), "reproducible mode");
     r->total = gs_calloc(1 + 2 * (size_t)L, sizeof(double), "reproducible mode");
     r->eX = gs_calloc((size_t)r->S, (size_t)info->dim * sizeof(float), "evaluation group");
-    r->eY = gs_calloc((size_t)r->S, (size_t)info->y_dim * sizeof(float), "evaluation group");
     r->row_loss = gs_calloc(r->eval_rows > 0 ? (size_t)r->eval_rows : 1, sizeof(double), "evaluation losses");
-    if (!r->counts || !r->gathered || !r->mine || !r->total || !r->eX || !r->eY || !r->row_loss)
+    if (!r->counts || !r->gathered || !r->mine || !r->total || !r->eX || !r->row_loss)
         return GS_ERR_RUNTIME;
     r->displs = r->counts + P;
     return 0;
@@ -113,7 +112,6 @@ void repro_free(gs_trainer *t)
     free(r->mine);
     free(r->total);
     free(r->eX);
-    free(r->eY);
     free(r->row_loss);
     free(r);
     t->repro = NULL;
@@ -189,11 +187,12 @@ int repro_evaluate(gs_trainer *t, gs_data *ds, double *loss, double *acc)
     for (int64_t g = lo / E; g * E < hi; g++) {
         const int64_t g_lo = g * E, m = N - g_lo < E ? N - g_lo : E;
         const int64_t a = lo > g_lo ? lo : g_lo, b = hi < g_lo + m ? hi : g_lo + m;
-        const float *gX = X + (size_t)(a - lo) * D - (size_t)(a - g_lo) * D, *gY = Y + (size_t)(a - lo) * y_dim;
-        if (a > g_lo || b < g_lo + m) {
+        const float *gX = r->eX, *gY = Y + (size_t)(a - lo) * y_dim;
+        if (a == g_lo && b == g_lo + m) { /* all of it here */
+            gX = X + (size_t)(a - lo) * D;
+        } else {
             memset(r->eX, 0, (size_t)m * D * sizeof(float));
             memcpy(r->eX + (size_t)(a - g_lo) * D, X + (size_t)(a - lo) * D, (size_t)(b - a) * D * sizeof(float));
-            gX = r->eX;
         }
         eval.global_rows = m;
         eval.groups = 1;

@@ -4,9 +4,11 @@
 #   test_reproducible.sh ranks [remedies]
 #       The main job's network (784-512-256-10, relu, He; synthetic teacher
 #       data instead of Fashion-MNIST) for 20 steps, across an epoch's short
-#       last batch (fewer groups than ranks), at 1, 2, 3 and 4 ranks: every
+#       last batch (984 rows: 24 in the last, 3 groups of 8, so one of 4
+#       ranks computes none), at 1, 2, 3 and 4 ranks: every
 #       dataset of the final checkpoint bitwise equal (but /state/n_ranks,
-#       the run's own record). With `remedies`: batch and layer norm,
+#       the run's own record); at 2-4 ranks the ranks' accumulators are
+#       summed in shared memory, and once more at 3 ranks as MPI messages. With `remedies`: batch and layer norm,
 #       dropout, a residual block, gelu/selu/sigmoid, AdamW with warm-up.
 #   test_reproducible.sh default
 #       The control: the same run with reproducible = false at 1 and 2
@@ -30,7 +32,7 @@ init = he_normal
 output = softmax
 [data]
 synthetic = teacher
-n_train = 1000
+n_train = 984
 n_test = 300
 [train]
 epochs = 2
@@ -91,6 +93,12 @@ case $MODE in
       out=$($SAME "$(final np1)" "$(final "np$np")" --ignore /state/n_ranks) \
         && pass "$np ranks: $out, as 1 rank" || fail "$np ranks vs 1: $out"
     done
+    grep -q "through shared memory" "$WORK/np2.log" || fail "2 ranks on one node did not sum through shared memory"
+    # the accumulators all-reduced as messages (as across nodes) rather than summed in shared memory
+    GRADSCOPE_SHARED_MEMORY=0 run 3 msg || fail "3 ranks, messages"
+    grep -q "all-reduced; no shared memory" "$WORK/msg.log" || fail "GRADSCOPE_SHARED_MEMORY=0 did not use messages"
+    out=$($SAME "$(final np1)" "$(final msg)" --ignore /state/n_ranks) \
+      && pass "3 ranks, accumulators all-reduced as messages: $out, as 1 rank" || fail "3 ranks, messages, vs 1: $out"
     ;;
   default)
     for np in 1 2; do run "$np" "np$np" --set train.reproducible=false || fail "$np ranks"; done

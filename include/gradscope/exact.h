@@ -41,6 +41,11 @@ int64_t exact_sum(const float *x, size_t n, int s);
 /* out[i] = (float)(acc[i] 2^-s) as exact_to_float, leaving acc zero. */
 void exact_take_float(float *out, int64_t *acc, size_t n, int s);
 
+/* out[i] = (float)((acc[0][at + i] + ... + acc[P-1][at + i]) 2^-s) for n
+ * values, leaving every acc[q] zero there: the ranks' accumulators summed
+ * where they share memory. */
+void exact_take_sum(float *out, int64_t *const *acc, size_t at, int P, size_t n, int s);
+
 /* out (n) = v[0] + v[1] + ... + v[n_groups - 1] in that order, for vectors
  * v[g] (n doubles each, consecutive): the reproducible mode's fixed order
  * for sums that are not fixed-point (per-group statistics). */

@@ -17,7 +17,8 @@
 # PyTorch and the report), TORCH (1; 0 skips PyTorch), VARIANTS (none;
 # "remedies", "reproducible" or both: also runs gradscope-bench --remedies /
 # --reproducible at 1x1 and 2x1, each model as it is and in each variant,
-# into $OUT/variants.tsv), VARIANTS_ONLY (0; 1 runs the variants only).
+# into $OUT/variants.tsv), VARIANT_CONFIGS ("1x1 2x1": where the variants
+# run), VARIANTS_ONLY (0; 1 runs the variants only).
 # Results: $OUT/gradscope.tsv, $OUT/torch.tsv, $OUT/variants.tsv, $OUT/report.md.
 # About 5 minutes on 2 cores.
 set -euo pipefail
@@ -33,6 +34,7 @@ PY=${PY:-/usr/bin/python3}
 TORCH=${TORCH:-1}
 VARIANTS=${VARIANTS:-}
 VARIANTS_ONLY=${VARIANTS_ONLY:-0}
+VARIANT_CONFIGS=${VARIANT_CONFIGS:-1x1 2x1}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 
@@ -54,7 +56,7 @@ KERNEL=$("$BUILD_DIR/gradscope" blas | awk '$1 == "kernel" { print $2 }')
   echo "kernel: $(uname -sr)"
   echo "openblas: $("$BUILD_DIR/gradscope" blas | tr '\n' ' ')"
   echo "mpi: $(mpirun --version 2>/dev/null | head -1)"
-  echo "command: jobs/bench/run.sh $* (STEPS=$STEPS WARMUP=$WARMUP MODELS=$MODELS REPEAT=$REPEAT CONFIGS='$CONFIGS' VARIANTS='$VARIANTS' VARIANTS_ONLY=$VARIANTS_ONLY)"
+  echo "command: jobs/bench/run.sh $* (STEPS=$STEPS WARMUP=$WARMUP MODELS=$MODELS REPEAT=$REPEAT CONFIGS='$CONFIGS' VARIANTS='$VARIANTS' VARIANT_CONFIGS='$VARIANT_CONFIGS' VARIANTS_ONLY=$VARIANTS_ONLY)"
 } | tee "$OUT/machine.txt"
 
 # Timings need the cores to themselves: wait (up to QUIET_WAIT s, default
@@ -126,7 +128,7 @@ done
 # seconds apart.
 for rep in $(seq "$REPEAT"); do
   for v in $VARIANTS; do
-    for c in 1x1 2x1; do TSV=variants.tsv run_bench "$c" "${c%x*}" "${c#*x}" "--$v" "$@"; done
+    for c in $VARIANT_CONFIGS; do TSV=variants.tsv run_bench "$c" "${c%x*}" "${c#*x}" "--$v" "$@"; done
   done
 done
 

@@ -8,6 +8,8 @@
 #
 #   jobs/experiments/rank_drift.sh [CONFIG] [RANKS...]
 #   (default: the main job's config at 6 epochs, ranks 1 2)
+# Also: every dataset of the final checkpoints compared bit for bit
+# (tests/ckpt_same.py).
 # Environment: EPOCHS (6), OUT (runs/rank-drift), BUILD_DIR (build),
 # EXTRA (more --set arguments for every run, e.g. "--set train.reproducible=true").
 set -euo pipefail
@@ -63,3 +65,10 @@ for r in ranks[1:]:
     print(f"{ranks[0] + ' vs ' + r:>9} {first:>21} " + " ".join(at) +
           f" {abs(float(la[-1]) - float(lb[-1])):12.3g} {norm:17.3g} {elem:12.3g} {acc(a):8.4f} {acc(b):8.4f}")
 PY
+# every dataset of the final checkpoints, bit for bit (but the run's own
+# record: its rank count, and the config, whose checkpoint.dir differs)
+for np in "${RANKS[@]:1}"; do
+  a=$OUT/np${RANKS[0]} b=$OUT/np$np
+  echo "${RANKS[0]} vs $np, every dataset: $(/usr/bin/python3 tests/ckpt_same.py "$a/$(cat "$a/latest")" "$b/$(cat "$b/latest")" \
+    --ignore /state/n_ranks --ignore /config || true)"
+done

@@ -7,13 +7,7 @@
 #include "gradscope/convert.h"
 #include "fuzz_convert.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    atexit(fz_cleanup);
-    return 0;
-}
+FZ_INITIALIZE_WITH_CLEANUP
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,9 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data_csv_options opt = {.no_header = data[0] & 1, .delimiter = delims[(data[0] >> 1) & 3],
                             .label = labels[(data[0] >> 3) & 3]};
     const char *in = fz_write(0, "in.csv", data + 1, size - 1);
-    char out[320];
-    snprintf(out, sizeof out, "%s/out.h5", fz_dir());
-    unlink(out);
+    const char *out = fz_out();
     long long ids = fz_h5_ids();
     int st = data_convert_csv(in, out, &opt, NULL);
     fz_check_output(st, out, ids, "data_convert_csv");

@@ -10,28 +10,18 @@
 
 #include <hdf5.h>
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    atexit(fz_cleanup);
-    return 0;
-}
+FZ_INITIALIZE_WITH_CLEANUP
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    size_t n_img = (size_t)data[0] | (size_t)data[1] << 8;
-    data += 2;
-    size -= 2;
+    size_t n_img = fz_split(&data, &size);
     if (n_img > size)
         n_img = size;
     const char *im = fz_write(0, "images.idx", data, n_img);
     const char *lb = fz_write(1, "labels.idx", data + n_img, size - n_img);
-    char out[320];
-    snprintf(out, sizeof out, "%s/out.h5", fz_dir());
-    unlink(out);
+    const char *out = fz_out();
     long long ids = fz_h5_ids();
     data_convert_idx(im, lb, out);
     fz_check_ids(ids, "data_convert_idx"); /* success or failure */

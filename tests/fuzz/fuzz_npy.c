@@ -7,24 +7,14 @@
 #include "gradscope/convert.h"
 #include "fuzz_convert.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    atexit(fz_cleanup);
-    return 0;
-}
+FZ_INITIALIZE_WITH_CLEANUP
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    size_t n_x = (size_t)data[0] | (size_t)data[1] << 8;
-    data += 2;
-    size -= 2;
-    char out[320];
-    snprintf(out, sizeof out, "%s/out.h5", fz_dir());
-    unlink(out);
+    size_t n_x = fz_split(&data, &size);
+    const char *out = fz_out();
     long long ids = fz_h5_ids();
     int st;
     if (n_x == 0xffff) {

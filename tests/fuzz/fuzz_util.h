@@ -55,6 +55,37 @@ static inline void fz_cleanup(void)
     }
 }
 
+/* libFuzzer's start-up hook for a target that needs nothing but its
+ * scratch directory removed at exit. */
+#define FZ_INITIALIZE_WITH_CLEANUP                                                                                    \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                                                                 \
+    {                                                                                                                 \
+        (void)argc;                                                                                                   \
+        (void)argv;                                                                                                   \
+        atexit(fz_cleanup);                                                                                           \
+        return 0;                                                                                                     \
+    }
+
+/* A converter's output file in the scratch directory, removed first. */
+static inline const char *fz_out(void)
+{
+    static char out[320];
+    snprintf(out, sizeof out, "%s/out.h5", fz_dir());
+    unlink(out);
+    return out;
+}
+
+/* An input cut into two files: the first two bytes (little-endian) say how
+ * many of the rest are the first file (at most all of them); *data and
+ * *size move past the two bytes. The caller has checked *size >= 2. */
+static inline size_t fz_split(const uint8_t **data, size_t *size)
+{
+    size_t n = (size_t)(*data)[0] | (size_t)(*data)[1] << 8;
+    *data += 2;
+    *size -= 2;
+    return n;
+}
+
 /* Open HDF5 identifiers of objects in files: files, groups, datasets,
  * attributes, named datatypes (HDF5 has no public count of free-standing
  * dataspace and datatype ids). The targets compare it before and after each
