@@ -12,6 +12,7 @@
 #include "gradscope/commands.h"
 #include "gradscope/common.h"
 #include "gradscope/config.h"
+#include "gradscope/model.h"
 #include "gradscope/stats.h"
 
 #include <errno.h>
@@ -156,12 +157,24 @@ static void print_text(const report *r)
     printf("model       %d", in->n_in[0]);
     for (int l = 0; l < L; l++)
         printf("-%d", in->n_out[l]);
-    printf(" (%d weight layers), activation %s, init %s", L, act, init);
+    printf(" (%d weight layer%s), activation %s, init %s", L, GS_PLURAL(L), act, init);
     if (r->cfg_ok)
         printf(", output %s", cfg_output_name(r->cfg.output));
     if (in->residual > 0)
         printf(", residual blocks of %d", in->residual);
     printf("; optimizer %s\n", in->optimizer);
+    if (in->normalize)
+        printf("inputs      standardized: minus the training rows' mean, over their std, per feature ([data] normalize)\n");
+    char **names = NULL;
+    int n_names = 0;
+    if (ckpt_read_classes(r->path, &names, &n_names) == 0 && n_names > 0) {
+        printf("classes     ");
+        for (int k = 0; k < n_names && k < 12; k++)
+            printf("%s%s", k ? ", " : "", names[k]);
+        printf(n_names > 12 ? ", ... (%d in all)\n" : "\n", n_names);
+    }
+    model_free_names(names, n_names);
+    gs_clear_error();
     if (r->rec < 0) {
         printf("stats       no statistics recorded\n");
     } else {
@@ -255,6 +268,17 @@ static json_t *json_report(const report *r)
                                               "optimizer", in->optimizer, "output",
                                               r->cfg_ok ? json_string(cfg_output_name(r->cfg.output)) : json_null(),
                                               "standardized_inputs", in->normalize));
+    char **names = NULL;
+    int n_names = 0;
+    json_t *classes = json_null();
+    if (ckpt_read_classes(r->path, &names, &n_names) == 0 && n_names > 0) {
+        classes = json_array();
+        for (int k = 0; k < n_names; k++)
+            json_array_append_new(classes, json_string(names[k]));
+    }
+    model_free_names(names, n_names);
+    gs_clear_error();
+    json_object_set_new(o, "classes", classes);
     json_object_set_new(o, "record", r->rec < 0 ? json_null()
                                      : json_pack("{s:I, s:I, s:I, s:s}", "index", (json_int_t)r->rec, "step",
                                                  (json_int_t)h->rec_step[r->rec], "n_records", (json_int_t)h->n_rec,

@@ -61,6 +61,10 @@ assert np.allclose(m, X.mean(0), rtol=1e-6, atol=1e-6), (m, X.mean(0))
 assert np.allclose(s, X.std(0), rtol=1e-5), (s, X.std(0))
 assert [c.decode() if isinstance(c, bytes) else c for c in f["data/classes"][()]] == ["cat", "dog", "emu"]
 PYEOF
+"$GS" inspect runs/pets > inspect.txt 2>&1 && grep -q "^inputs      standardized" inspect.txt \
+  && grep -q "^classes     cat, dog, emu$" inspect.txt \
+  && "$GS" inspect runs/pets --json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); assert d["classes"] == ["cat", "dog", "emu"] and d["model"]["standardized_inputs"]' \
+  && pass "inspect shows the standardization and the class names" || fail "inspect: $(head -8 inspect.txt)"
 grep -qE "^eval epoch 8 step 112 train loss 0\.[0-3][0-9]* accuracy 0\.(9|8)" train.log \
   && pass "standardized raw features train: $(grep '^eval' train.log | tail -1)" || fail "training did not learn: $(grep '^eval' train.log | tail -2)"
 
