@@ -103,6 +103,12 @@ check regression --set model.output=linear --set "model.layers=6, 16, 16, 2" --s
 [ ${#models[@]} -eq $(( $(echo "${acts//,/ }" | wc -w) + 4 )) ] || fail "only ${#models[@]} models trained"
 compare || fail "the PyTorch copies"
 
+# the command line, with ONNX through PyTorch's exporter (no ONNX runtime in
+# Debian to run it: the file is checked to be written, whole, and named)
+"$PY" "$EXPORT" runs/act_relu -o cli.pt --onnx cli.onnx > cli.log 2>&1; rc=$?
+[ $rc -eq 0 ] && [ -s cli.pt ] && [ -s cli.onnx ] && [ ! -e cli.onnx.tmp ] && grep -q "wrote cli.onnx (ONNX opset 13)" cli.log \
+  && pass "export_torch.py -o cli.pt --onnx cli.onnx: $(head -1 cli.log)" || fail "export with --onnx: exit $rc: $(tail -3 cli.log)"
+
 # a path that is no checkpoint: one line, exit 4, no file
 "$PY" "$EXPORT" cls.h5 -o bad.pt > /dev/null 2> bad.err; rc=$?
 [ $rc -eq 4 ] && [ "$(wc -l < bad.err)" -eq 1 ] && [ ! -e bad.pt ] && pass "export of a file that is no checkpoint: exit 4, $(cat bad.err)" \
