@@ -17,6 +17,7 @@ PACKAGES=(
   iproute2 util-linux procps            # two-host test, virtual Slurm cluster (ip netns, nsenter, unshare), pgrep
   valgrind clang libclang-rt-14-dev     # leak checks, fuzzing
   llvm                                  # llvm-symbolizer: the fuzz triage reads file names in stacks
+  libsimgrid-dev                        # smpicc/smpirun: the simulated build and scaling study (jobs/scale)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -130,11 +130,11 @@ int dist_recv_float(const gs_dist *d, float *buf, int n, int from)
     return mpi_check(MPI_Recv(buf, n, MPI_FLOAT, from, 0, d->comm, MPI_STATUS_IGNORE), "MPI_Recv");
 }
 
-int dist_iallreduce_sum_float(const gs_dist *d, float *buf, size_t n, MPI_Request *req)
+int dist_iallreduce_sum_float(const gs_dist *d, const float *send, float *buf, size_t n, MPI_Request *req)
 {
     if (n > GS_IALLREDUCE_MAX)
         return gs_error(GS_ERR_RUNTIME, "MPI_Iallreduce: bucket of %zu floats is too large", n);
-    return mpi_check(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, d->comm, req),
+    return mpi_check(MPI_Iallreduce(send ? send : MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, d->comm, req),
                      "MPI_Iallreduce");
 }
 

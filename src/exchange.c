@@ -181,3 +181,19 @@ int exchange_shard_ranges(gs_exchange *x)
     x->hi = x->lo + (size_t)x->counts[x->dist.rank];
     return 0;
 }
+
+int exchange_shared_memory_off(const gs_exchange *x, char *why, size_t why_size)
+{
+#ifdef GS_SMPI
+    snprintf(why, why_size, "a simulated (SMPI) build");
+    (void)x;
+    return 1;
+#else
+    const char *env = getenv("GRADSCOPE_SHARED_MEMORY"); /* "0": messages only */
+    if (!dist_agree(&x->dist, env && !strcmp(env, "0")))  /* any rank that says so */
+        return 0;
+    gs_clear_error();
+    snprintf(why, why_size, "GRADSCOPE_SHARED_MEMORY=0");
+    return 1;
+#endif
+}

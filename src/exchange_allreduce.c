@@ -12,6 +12,7 @@
 #include "gradscope/optim.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* buckets of at most b->bucket_max floats that a layer's gradient needs */
 static int n_buckets(const gs_buckets *b, const gs_layer *ly)
@@ -31,6 +32,14 @@ int buckets_create(gs_exchange *x)
     for (int l = 0; l < x->net->n_layers; l++)
         b->cap_reqs += n_buckets(b, &x->net->layer[l]);
     b->reqs = gs_calloc((size_t)b->cap_reqs, sizeof(MPI_Request), "requests");
+#ifdef GS_SMPI
+    /* SimGrid 3.32's MPI_Iallreduce sums wrongly in place from some
+     * hundred thousand floats on (docs/scale.md): the buckets are sent from
+     * a copy of the gradient */
+    b->send = gs_calloc(x->n_params, sizeof(float), "copy of the gradient to send (SMPI)");
+    if (!b->send)
+        return GS_ERR_RUNTIME;
+#endif
     return b->reqs ? 0 : GS_ERR_RUNTIME;
 }
 
@@ -38,6 +47,8 @@ void buckets_free(gs_buckets *b)
 {
     free(b->reqs);
     b->reqs = NULL;
+    free(b->send);
+    b->send = NULL;
 }
 
 void buckets_start_layer(gs_exchange *x, int l)
@@ -49,7 +60,11 @@ void buckets_start_layer(gs_exchange *x, int l)
     const size_t n = net_layer_size(ly);
     for (size_t at = 0; at < n; at += b->bucket_max) {
         const size_t m = n - at < b->bucket_max ? n - at : b->bucket_max;
-        if ((b->failed = dist_iallreduce_sum_float(&x->dist, x->net->grads + ly->w_off + at, m, &b->reqs[b->n_reqs])))
+        float *sum = x->net->grads + ly->w_off + at;
+        const float *send = NULL; /* in place */
+        if (b->send)
+            send = memcpy(b->send + ly->w_off + at, sum, m * sizeof *sum);
+        if ((b->failed = dist_iallreduce_sum_float(&x->dist, send, sum, m, &b->reqs[b->n_reqs])))
             return;
         b->n_reqs++;
     }

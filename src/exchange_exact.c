@@ -141,12 +141,8 @@ int exchange_exact_try_shm(gs_exchange *x, float **params, float **grads, char *
     const gs_dist *d = &x->dist;
     const int P = d->size, r = d->rank;
     const size_t n = x->n_params;
-    const char *env = getenv("GRADSCOPE_SHARED_MEMORY"); /* "0": messages only */
-    if (dist_agree(d, env && !strcmp(env, "0"))) {
-        gs_clear_error();
-        snprintf(why, why_size, "GRADSCOPE_SHARED_MEMORY=0");
+    if (exchange_shared_memory_off(x, why, why_size))
         return 1;
-    }
     int rc = exchange_shard_ranges(x);
     exact_state *e = rc ? NULL : state_create(x);
     if (e) { /* the ranges split the sum; the update stays whole */

@@ -35,6 +35,7 @@ typedef struct {
     int n_reqs, cap_reqs; /* started this step; allocated */
     size_t bucket_max;    /* GS_IALLREDUCE_MAX, or less for a test (GRADSCOPE_TEST_BUCKET_FLOATS) */
     int failed;           /* a start failed: the status, returned by buckets_wait */
+    float *send;          /* a simulated (SMPI) build: (n_params) what the buckets send; NULL: in place */
 } gs_buckets;
 
 struct gs_exchange {
@@ -70,6 +71,12 @@ int buckets_wait(gs_exchange *x);
  * multiples of 16 floats (each starts on a cache line of a 64-byte-aligned
  * buffer). Sets counts, displs, lo and hi. */
 int exchange_shard_ranges(gs_exchange *x);
+
+/* 1 (with the reason in `why`) when no rank may use a shared-memory window:
+ * GRADSCOPE_SHARED_MEMORY=0 on any rank, or a simulated (SMPI) build, whose
+ * ranks are one process's threads of control; 0 otherwise. Every rank gets
+ * the same answer. */
+int exchange_shared_memory_off(const gs_exchange *x, char *why, size_t why_size);
 
 /* exact over shared memory (exchange_exact.c): as exchange_shm_try, for
  * the reproducible mode's accumulators; *params is this rank's own. */

@@ -146,12 +146,8 @@ int exchange_shm_try(gs_exchange *x, float **params, float **grads, char *why, s
     const gs_dist *d = &x->dist;
     const int P = d->size, r = d->rank;
     const size_t n = x->n_params;
-    const char *env = getenv("GRADSCOPE_SHARED_MEMORY"); /* "0": messages only */
-    if (dist_agree(d, env && !strcmp(env, "0"))) {       /* any rank that says so */
-        gs_clear_error();
-        snprintf(why, why_size, "GRADSCOPE_SHARED_MEMORY=0");
+    if (exchange_shared_memory_off(x, why, why_size))
         return 1;
-    }
     shm_state *s = gs_calloc(1, sizeof *s, "shared memory exchange");
     if (s)
         s->grads_in_range = gs_calloc((size_t)P, sizeof(float *), "shared buffer table");

@@ -82,6 +82,7 @@ static void usage(FILE *f)
                "  --shard MODE     off | on | both: sharded optimizer at > 1 rank (default both)\n"
                "  --overlap MODE   off | on | both: with the replicated optimizer (default both)\n"
                "  --n-train N      rows of the synthetic training set (default 16384)\n"
+               "  --batch-per-rank N  built-in models: global batch = N x ranks (weak scaling; default: the model's)\n"
                "  --no-bound       skip the BLAS bound            --tsv FILE   append results (rank 0)\n"
                "  --label TEXT     run label in the TSV (default RxT)\n"
                "  --remedies       the default mode only, as is and with adam, batch norm, layer norm, residual\n"
@@ -117,6 +118,8 @@ static int parse_args(int argc, char **argv, bench_opts *o, const char **models,
             o->threads = atoi(argv[++i]);
         else if (!strcmp(a, "--n-train"))
             o->n_train = atoll(argv[++i]);
+        else if (!strcmp(a, "--batch-per-rank"))
+            o->batch_per_rank = atoll(argv[++i]);
         else if (!strcmp(a, "--tsv"))
             o->tsv = argv[++i];
         else if (!strcmp(a, "--label"))
@@ -141,8 +144,9 @@ static int parse_args(int argc, char **argv, bench_opts *o, const char **models,
         } else
             configs[(*n_cfg)++] = a;
     }
-    if (o->steps < 3 || o->warmup < 1 || o->threads < 1 || o->n_train < 1) {
-        fprintf(stderr, "gradscope-bench: need --steps >= 3, --warmup >= 1, --threads >= 1, --n-train >= 1\n");
+    if (o->steps < 3 || o->warmup < 1 || o->threads < 1 || o->n_train < 1 || o->batch_per_rank < 0) {
+        fprintf(stderr, "gradscope-bench: need --steps >= 3, --warmup >= 1, --threads >= 1, --n-train >= 1, "
+                        "--batch-per-rank >= 1\n");
         return 1;
     }
     return 0;
@@ -337,7 +341,11 @@ int main(int argc, char **argv)
         snprintf(text + n, sizeof text - (size_t)n, "%s", builtin[i].ini);
         if ((rc = cfg_load_string(&cfg, text, builtin[i].name)))
             fprintf(stderr, "gradscope-bench: built-in model %s: %s\n", builtin[i].name, gs_last_error());
-        else
+        else if (o.batch_per_rank && (cfg.batch_size = o.batch_per_rank * d.size) > o.n_train) {
+            fprintf(stderr, "gradscope-bench: a global batch of %lld rows needs --n-train >= %lld\n",
+                    (long long)cfg.batch_size, (long long)cfg.batch_size);
+            rc = GS_ERR_USAGE;
+        } else
             rc = o.variants ? bench_variants(builtin[i].name, &cfg, &o, &d) : bench_one(builtin[i].name, &cfg, &o, &d);
     }
     for (int i = 0; !rc && i < n_cfg; i++) {

@@ -19,6 +19,7 @@ typedef struct {
     const char *const *variants; /* --remedies, --reproducible: the default mode, the model as is and in each
                                   * variant (a NULL-terminated list of suffixes); NULL: off */
     long long n_train;
+    long long batch_per_rank; /* > 0: the built-in models' global batch is this x ranks */
     const char *tsv, *label;
 } bench_opts;
 
