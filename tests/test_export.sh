@@ -5,11 +5,14 @@
 # leaky_relu, identity, gelu, selu), norm = batch and layer, residual
 # blocks, dropout (off in evaluation), softmax and linear outputs, [data]
 # scale and normalize = standardize. The TorchScript file loads without the
-# script; a path that is no checkpoint is exit 4. Needs python3-torch.
+# script; --onnx writes a model that ONNX's checker accepts; a path that is
+# no checkpoint is exit 4. Needs python3-torch and python3-onnx.
 . "$(dirname "$0")/lib.sh"
 cd "$WORK"
 EXPORT="$GRADSCOPE_SRC/jobs/export_torch.py"
-"$PY" -c 'import torch' 2> /dev/null || { echo "python3-torch is not installed: skipped"; exit 77; }
+for m in torch onnx; do
+  "$PY" -c "import $m" 2> /dev/null || { fail "Debian's python3-$m is not installed (jobs/deps.sh installs it)"; finish; }
+done
 
 # the activations the config reference lists: the export must know each
 acts=$("$GS" config --doc | sed -n 's/^| model | activation | [^|]*| one of \([a-z_, ]*\);.*/\1/p' | tr -d ' ')
@@ -103,10 +106,19 @@ check regression --set model.output=linear --set "model.layers=6, 16, 16, 2" --s
 [ ${#models[@]} -eq $(( $(echo "${acts//,/ }" | wc -w) + 4 )) ] || fail "only ${#models[@]} models trained"
 compare || fail "the PyTorch copies"
 
-# the command line, with ONNX through PyTorch's exporter (no ONNX runtime in
-# Debian to run it: the file is checked to be written, whole, and named)
-"$PY" "$EXPORT" runs/act_relu -o cli.pt --onnx cli.onnx > cli.log 2>&1; rc=$?
-[ $rc -eq 0 ] && [ -s cli.pt ] && [ -s cli.onnx ] && [ ! -e cli.onnx.tmp ] && grep -q "wrote cli.onnx (ONNX opset 13)" cli.log \
+# the command line, with ONNX through PyTorch's exporter (Debian has no ONNX
+# runtime to run it: ONNX's checker validates the graph, whose input and
+# output are named and whose every weight layer is there)
+"$PY" "$EXPORT" runs/batchnorm_residual_dropout -o cli.pt --onnx cli.onnx > cli.log 2>&1; rc=$?
+[ $rc -eq 0 ] && [ -s cli.pt ] && [ ! -e cli.onnx.tmp ] && grep -q "wrote cli.onnx (ONNX opset 13)" cli.log \
+  && "$PY" -c '
+import onnx
+m = onnx.load("cli.onnx")
+onnx.checker.check_model(m, full_check=True)
+assert [i.name for i in m.graph.input] == ["x"] and [o.name for o in m.graph.output] == ["y"]
+ops = [n.op_type for n in m.graph.node]
+assert ops.count("Gemm") + ops.count("MatMul") >= 5, ops
+print("ok: ONNX checker: %d nodes (%s)" % (len(ops), ", ".join(sorted(set(ops)))))' \
   && pass "export_torch.py -o cli.pt --onnx cli.onnx: $(head -1 cli.log)" || fail "export with --onnx: exit $rc: $(tail -3 cli.log)"
 
 # a path that is no checkpoint: one line, exit 4, no file
