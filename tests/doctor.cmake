@@ -1,0 +1,4 @@
+# The doctor: its rules on constructed histories (unit), and end to end:
+# advise and repair in real runs, gradscope doctor offline, repair at 1 and
+# 2 ranks, repair across a requeue.
+gs_unit_test(test_doctor test_doctor.c doctor)
