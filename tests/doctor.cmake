@@ -2,3 +2,6 @@
 # advise and repair in real runs, gradscope doctor offline, repair at 1 and
 # 2 ranks, repair across a requeue.
 gs_unit_test(test_doctor test_doctor.c doctor)
+foreach(mode advise ranks requeue exhausted)
+  gs_script_test(doctor_${mode} test_doctor_train.sh ${mode})
+endforeach()
