@@ -491,11 +491,14 @@ int doctor_observe(gs_doctor *d, const gs_history *h, int64_t r)
         if (d->primary < 0)
             d->primary = s;
     }
-    /* a state worth rolling back to: no raw sign of a problem in this record */
+    /* a state worth rolling back to: no raw sign of a problem in this
+     * record, and no damage that a rollback would keep (units that died or
+     * froze stay so whatever the learning rate after it) */
     int clean = !v.rising && !v.stalled && !v.slow && !v.lr_high;
     for (int l = 0; l < d->n_layers; l++) {
         const int raw = h->rec_verdict ? h->rec_verdict[(size_t)r * d->n_layers + l] : -1;
-        clean &= raw != GS_V_NONFINITE && raw != GS_V_EXPLODING && raw != GS_V_SYMMETRIC;
+        clean &= raw != GS_V_NONFINITE && raw != GS_V_EXPLODING && raw != GS_V_SYMMETRIC && raw != GS_V_DEAD &&
+                 raw != GS_V_FROZEN && d->verdict[l] != GS_V_DEAD && d->verdict[l] != GS_V_FROZEN;
     }
     d->clean = clean && d->primary < 0;
     d->n_records++;
