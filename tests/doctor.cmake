@@ -5,3 +5,6 @@ gs_unit_test(test_doctor test_doctor.c doctor)
 foreach(mode advise ranks requeue exhausted)
   gs_script_test(doctor_${mode} test_doctor_train.sh ${mode})
 endforeach()
+# The benchmark's fast subset: one healthy and three broken spiral cases
+# through jobs/doctor/run.sh (detection and no false positive must hold).
+gs_script_test(doctor_bench_fast test_doctor_bench.sh)
