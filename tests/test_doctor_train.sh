@@ -8,7 +8,7 @@
 #            documented shape.
 #   ranks    repair mode at 1 and 2 ranks (train.reproducible): the same
 #            repair, the same final weights bit for bit, recorded in
-#            /doctor/repairs and shown by `gradscope doctor`.
+#            /doctor/repairs and shown by `gradscope doctor` and `inspect`.
 #   requeue  repair mode stopped after its repair (max_steps) and resumed
 #            with the original config: the recorded repair is applied
 #            before the compatibility check, and the result is bitwise the
@@ -93,6 +93,10 @@ PYEOF
   "$GS" doctor "$WORK/r2" --json > "$WORK/r2.json" && json_shape "$WORK/r2.json" > /dev/null \
     && "$PY" -c "import json,sys; r=json.load(open('$WORK/r2.json')); sys.exit(0 if len(r['repairs'])==1 else 1)" \
     && pass "gradscope doctor --json lists the repair" || fail "doctor --json repairs"
+  "$GS" inspect "$WORK/r2" | grep -q "^repair      step [0-9]*: vanishing -> --set " \
+    && pass "inspect shows the repair" || fail "inspect: no repair line"
+  "$GS" inspect "$WORK/r2" --json | "$PY" -c "import json,sys; r=json.load(sys.stdin); sys.exit(0 if r['repairs'][0]['symptom']=='vanishing' else 1)" \
+    && pass "inspect --json lists the repair" || fail "inspect --json repairs"
   ;;
 requeue)
   common=(--set doctor.mode=repair --set checkpoint.every_steps=50 --set checkpoint.keep=20)
