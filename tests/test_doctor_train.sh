@@ -65,6 +65,13 @@ advise)
     && pass "gradscope doctor RUN_DIR: vanishing" || { cat "$WORK/d.txt"; fail "gradscope doctor RUN_DIR"; }
   "$GS" doctor "$WORK/sig" --json > "$WORK/d.json" && out=$(json_shape "$WORK/d.json") && [ "${out%% *}" = vanishing ] \
     && pass "--json: documented shape, problem vanishing ($out)" || fail "--json: $out"
+  # a format 3 file is read (judged without the format 4 parts); bad input is one line and exit 4 / 2
+  "$GS" doctor "$GRADSCOPE_TESTS/fixtures/ckpt_v3.h5" > "$WORK/v3.txt" 2>&1 && grep -q "(format 3)" "$WORK/v3.txt" \
+    && pass "gradscope doctor reads the format 3 fixture" || { cat "$WORK/v3.txt"; fail "doctor on the format 3 fixture"; }
+  "$GS" doctor "$WORK/nothing" > "$WORK/e.txt" 2>&1; rc=$?
+  [ $rc -eq 4 ] && [ "$(wc -l < "$WORK/e.txt")" -eq 1 ] && pass "a missing checkpoint: one line, exit 4" || fail "exit $rc: $(cat "$WORK/e.txt")"
+  "$GS" doctor "$WORK/sig" --bogus > /dev/null 2>&1; rc=$?
+  [ $rc -eq 2 ] && pass "a bad option: exit 2" || fail "bad option: exit $rc"
   # the control: a healthy net is told nothing
   gs_mpi 1 train "$WORK/sig.ini" --set model.activation=relu --set model.init=he_normal --set optimizer.lr=0.01 \
     --set "checkpoint.dir=$WORK/ok" > "$WORK/ok.log" 2>&1 || fail "control run"
