@@ -63,6 +63,9 @@ def tuned():
                                                 [64] * 10, init="normal", extra_model=f"init_std = {std}\n")
         cases[f"{fam}_init_gain8"] = ini(fam, "exploding|nonfinite", "he_normal x gain 8, 10 relu layers",
                                          [64] * 10, extra_model="init_gain = 8\n")
+        for bias in ("-1.5", "-2", "-3"):
+            cases[f"{fam}_bias{bias}"] = ini(fam, "dead", f"bias init {bias}: relu units that never fire", [32, 32, 32],
+                                             extra_model=f"bias_init = {bias}\n")
         for lr in ("1e-5", "3e-6", "1e-6"):
             cases[f"{fam}_lr{lr}"] = ini(fam, TOO_SLOW, f"learning rate {lr}", [32, 32, 32], lr=float(lr))
     for scale in ("1", "2", "1e-5"):
