@@ -33,7 +33,7 @@ def read(path):
     with h5py.File(path, "r") as f:
         if text(f.attrs.get("format", b"")) != "gradscope-checkpoint":
             raise ValueError("not a gradscope checkpoint (no format attribute)")
-        if int(f.attrs["format_version"]) > 3:
+        if int(f.attrs["format_version"]) > 4:
             raise ValueError("format_version %d is newer than this script" % int(f.attrs["format_version"]))
         d = {
             "step": int(f.attrs["step"]),

@@ -2,7 +2,8 @@
  * ckpt_find.c — `--resume auto`: the newest checkpoint in a directory that
  * verifies (ckpt_verify reads every byte through its checksum), trying the
  * file `latest` names first, then every ckpt_<step>.h5 from the highest
- * step down, and saying on stderr why each one it skips was skipped.
+ * step down, and saying on stderr why each one it skips was skipped; and
+ * the newest incident record (nonfinite_<step>.h5) for `gradscope doctor`.
  */
 #include "gradscope/ckpt.h"
 #include "gradscope/common.h"
@@ -58,6 +59,25 @@ int ckpt_find_latest(const char *dir, char *path, size_t path_size)
             found = 0;
         else
             report_skip(p);
+    }
+    free(steps);
+    return found;
+}
+
+int ckpt_find_incident(const char *dir, char *path, size_t path_size, long long *step)
+{
+    size_t n;
+    long long *steps = ckpt_list_steps_of(dir, "nonfinite", 0, &n);
+    int found = 1;
+    char p[GS_PATH_MAX + 300];
+    for (size_t i = 0; i < n && found; i++) {
+        snprintf(p, sizeof p, "%s/nonfinite_%08lld.h5", dir, steps[i]);
+        if (ckpt_verify(p) == 0 && (size_t)snprintf(path, path_size, "%s", p) < path_size) {
+            *step = steps[i];
+            found = 0;
+        } else {
+            report_skip(p);
+        }
     }
     free(steps);
     return found;

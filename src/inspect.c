@@ -227,6 +227,12 @@ static void print_text(const report *r)
     } else {
         printf("eval        no evaluations recorded\n");
     }
+    /* the doctor's repairs ([doctor] mode = repair; `gradscope doctor` explains them) */
+    for (int i = 0; i < h->n_repairs; i++) {
+        const gs_repair *rp = &h->repairs[i];
+        printf("repair      step %lld: %s -> --set %s (%s)\n", (long long)rp->step, rp->symptom, rp->remedy,
+               rp->resumed_at > 0 ? "rolled back" : "re-initialized");
+    }
 }
 
 static void print_json(const report *r)
@@ -336,7 +342,19 @@ static void print_json(const report *r)
     } else {
         printf("null");
     }
-    printf("\n}\n");
+    printf(",\n  \"repairs\": [");
+    for (int i = 0; i < h->n_repairs; i++) {
+        const gs_repair *rp = &h->repairs[i];
+        printf("%s{\"step\": %lld, \"resumed_at\": %lld, \"symptom\": ", i ? ", " : "", (long long)rp->step,
+               (long long)rp->resumed_at);
+        json_str(rp->symptom);
+        printf(", \"evidence\": ");
+        json_str(rp->evidence);
+        printf(", \"remedy\": ");
+        json_str(rp->remedy);
+        printf("}");
+    }
+    printf("]\n}\n");
 }
 
 /* The stats and verdicts of record r->rec into r->st / r->verdict. */

@@ -17,8 +17,10 @@
 /* 1: the first layout; 2: the writer's provenance as root attributes
  * (provenance.h); 3: normalization (gamma, beta, running statistics),
  * residual blocks, dropout, Adam's moments, the optimizer's step count and
- * the gamma/beta gradient statistics. Every older version stays readable. */
-#define GS_CKPT_FORMAT_VERSION 3
+ * the gamma/beta gradient statistics; 4: what the doctor reads (every
+ * step's accuracy and learning rate, every record's verdicts, the input
+ * audit) and its repairs. Every older version stays readable. */
+#define GS_CKPT_FORMAT_VERSION 4
 
 /* Where training stands: everything besides parameters, momentum and history
  * that an exact resume needs. Data order and every random draw are pure
@@ -63,6 +65,10 @@ int ckpt_read_config(const char *path, char **text);
  * (falling back past corrupt ones, each reported on stderr). Returns 0 and
  * fills path, or 1 when there is none (start fresh). */
 int ckpt_find_latest(const char *dir, char *path, size_t path_size);
+/* The newest incident record in dir (nonfinite_<step>.h5, written when a
+ * run stopped on a non-finite step) that reads back valid: 0, its path and
+ * step; 1 when there is none. */
+int ckpt_find_incident(const char *dir, char *path, size_t path_size, long long *step);
 
 /* ---- additions for inspect, resume and tests ---------------------------- */
 
