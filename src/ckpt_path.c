@@ -72,6 +72,12 @@ static int cmp_desc(const void *a, const void *b)
 
 long long *ckpt_list_steps(const char *dir, int remove_tmp, size_t *n_out)
 {
+    return ckpt_list_steps_of(dir, CKPT_PREFIX, remove_tmp, n_out);
+}
+
+long long *ckpt_list_steps_of(const char *dir, const char *prefix, int remove_tmp, size_t *n_out)
+{
+    const size_t n_prefix = strlen(prefix);
     *n_out = 0;
     DIR *d = opendir(dir);
     if (!d)
@@ -84,12 +90,12 @@ long long *ckpt_list_steps(const char *dir, int remove_tmp, size_t *n_out)
         long long s;
         size_t len = strlen(e->d_name);
         if (remove_tmp && len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0 &&
-            strncmp(e->d_name, CKPT_PREFIX "_", 5) == 0) {
+            strncmp(e->d_name, prefix, n_prefix) == 0 && e->d_name[n_prefix] == '_') {
             snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
             unlink(p); /* a crashed write's .tmp: never a valid checkpoint */
             continue;
         }
-        if (!ckpt_parse_name(e->d_name, CKPT_PREFIX, &s))
+        if (!ckpt_parse_name(e->d_name, prefix, &s))
             continue;
         if (n == cap) {
             long long *q = realloc(steps, (cap = cap ? 2 * cap : 16) * sizeof *q);

@@ -40,5 +40,7 @@ int ckpt_parse_name(const char *name, const char *prefix, long long *step);
  * entries; NULL and 0 when the directory cannot be read). With remove_tmp,
  * leftovers of interrupted writes (ckpt_*.tmp) are deleted on the way. */
 long long *ckpt_list_steps(const char *dir, int remove_tmp, size_t *n);
+/* The same for the files DIR/<prefix>_<step>.h5 (e.g. "nonfinite"). */
+long long *ckpt_list_steps_of(const char *dir, const char *prefix, int remove_tmp, size_t *n);
 
 #endif

@@ -238,30 +238,35 @@ static int r_exact(const rfile *r, const char *name, H5T_class_t cls, int rank, 
     return r_read(r, ds, name, mtype, H5S_ALL, buf);
 }
 
-/* A 1-D fixed-length string dataset: *out is n NUL-terminated strings of
- * stride *stride (malloc'd). want_n < 0: any count. */
-static int r_strings(const rfile *r, const char *name, long long want_n, char **out, hsize_t *n, size_t *stride)
+/* A fixed-length string dataset of rank 1 or 2: *out is its strings, NUL-
+ * terminated, of stride *stride, row-major (malloc'd); dims receives the
+ * shape. want: the shape it must have (an entry < 0: any). */
+static int r_string_table(const rfile *r, const char *name, int rank, const long long *want, char **out,
+                          hsize_t *dims, size_t *stride)
 {
     hid_t ds;
     *out = NULL;
-    if (r_ds(r, name, H5T_STRING, 1, n, &ds))
+    if (r_ds(r, name, H5T_STRING, rank, dims, &ds))
         return GS_ERR_CKPT;
-    if (want_n >= 0 && *n != (hsize_t)want_n) {
-        H5Dclose(ds);
-        return r_fail(r, "%s has %llu entries, expected %lld", name, (unsigned long long)*n, want_n);
-    }
+    for (int d = 0; d < rank; d++)
+        if (want[d] >= 0 && dims[d] != (hsize_t)want[d]) {
+            H5Dclose(ds);
+            return r_fail(r, "%s has %llu entries in dimension %d, expected %lld", name, (unsigned long long)dims[d],
+                          d, want[d]);
+        }
+    const hsize_t n = dims[0] * (rank > 1 ? dims[1] : 1);
     hid_t t = H5Dget_type(ds);
     size_t len = t >= 0 ? H5Tget_size(t) : 0;
-    char *raw = len ? gs_calloc(*n ? *n : 1, len, name) : NULL;
-    char *buf = raw ? gs_calloc(*n ? *n : 1, len + 1, name) : NULL;
+    char *raw = len ? gs_calloc(n ? n : 1, len, name) : NULL;
+    char *buf = raw ? gs_calloc(n ? n : 1, len + 1, name) : NULL;
     int rc = 0;
     if (!buf) {
         H5Dclose(ds);
         rc = len ? GS_ERR_RUNTIME : r_fail(r, "%s has a bad string type", name);
-    } else if (*n > 0 && (rc = r_read(r, ds, name, t, H5S_ALL, raw)) == 0) {
-        for (hsize_t i = 0; i < *n; i++)
+    } else if (n > 0 && (rc = r_read(r, ds, name, t, H5S_ALL, raw)) == 0) {
+        for (hsize_t i = 0; i < n; i++)
             memcpy(buf + i * (len + 1), raw + i * len, len);
-    } else if (*n == 0) {
+    } else if (n == 0) {
         H5Dclose(ds);
     }
     if (t >= 0)
@@ -274,6 +279,12 @@ static int r_strings(const rfile *r, const char *name, long long want_n, char **
     *out = buf;
     *stride = len + 1;
     return 0;
+}
+
+/* A 1-D fixed-length string dataset of want_n entries (< 0: any), *n of them. */
+static int r_strings(const rfile *r, const char *name, long long want_n, char **out, hsize_t *n, size_t *stride)
+{
+    return r_string_table(r, name, 1, &want_n, out, n, stride);
 }
 
 /* Layer table: names, shapes (consistent from layer to layer), attributes. */
@@ -385,6 +396,132 @@ static int r_len(const rfile *r, const char *name, H5T_class_t cls, hsize_t *n)
     return 0;
 }
 
+/* (format 4) the input audit */
+static int r_audit(const rfile *r, gs_input_audit *a)
+{
+    static const char *const g_names[4] = {"/input_audit/mean", "/input_audit/std", "/input_audit/min",
+                                           "/input_audit/max"};
+    static const char *const f_names[4] = {"/input_audit/feature_mean", "/input_audit/feature_std",
+                                           "/input_audit/feature_min", "/input_audit/feature_max"};
+    const hsize_t one[1] = {1};
+    double global[4];
+    int whole;
+    hsize_t dd[4];
+    if (r_exact(r, "/input_audit/rows", H5T_INTEGER, 1, one, H5T_NATIVE_INT64, &a->rows) ||
+        r_exact(r, "/input_audit/integer_valued", H5T_INTEGER, 1, one, H5T_NATIVE_INT, &whole) ||
+        r_exact(r, "/input_audit/scale", H5T_FLOAT, 1, one, H5T_NATIVE_DOUBLE, &a->scale))
+        return GS_ERR_CKPT;
+    for (int k = 0; k < 4; k++)
+        if (r_exact(r, g_names[k], H5T_FLOAT, 1, one, H5T_NATIVE_DOUBLE, &global[k]) ||
+            r_len(r, f_names[k], H5T_FLOAT, &dd[k]))
+            return GS_ERR_CKPT;
+    if (dd[1] != dd[0] || dd[2] != dd[0] || dd[3] != dd[0] || dd[0] > INT_MAX || a->rows < 0)
+        return r_fail(r, "/input_audit holds %lld rows and features of %llu, %llu, %llu and %llu entries",
+                      (long long)a->rows, (unsigned long long)dd[0], (unsigned long long)dd[1],
+                      (unsigned long long)dd[2], (unsigned long long)dd[3]);
+    a->integer_valued = whole != 0;
+    a->mean = global[0];
+    a->std = global[1];
+    a->min = global[2];
+    a->max = global[3];
+    a->dim = (int)dd[0];
+    if (a->dim == 0)
+        return 0;
+    float *block = gs_malloc((size_t)a->dim * 4, sizeof(float), "input audit");
+    if (!block)
+        return GS_ERR_RUNTIME;
+    a->f_mean = block;
+    a->f_std = block + a->dim;
+    a->f_min = block + 2 * (size_t)a->dim;
+    a->f_max = block + 3 * (size_t)a->dim;
+    float *feat[4] = {a->f_mean, a->f_std, a->f_min, a->f_max};
+    for (int k = 0; k < 4; k++)
+        if (r_exact(r, f_names[k], H5T_FLOAT, 1, dd, H5T_NATIVE_FLOAT, feat[k]))
+            return GS_ERR_CKPT;
+    return 0;
+}
+
+/* (format 4) the doctor's repairs */
+static int r_repairs(const rfile *r, gs_history *h)
+{
+    static const char *const text_names[3] = {"/doctor/repairs/symptom", "/doctor/repairs/evidence",
+                                              "/doctor/repairs/remedy"};
+    hsize_t n, n2;
+    if (r_len(r, "/doctor/repairs/step", H5T_INTEGER, &n) || r_len(r, "/doctor/repairs/resumed_at", H5T_INTEGER, &n2))
+        return GS_ERR_CKPT;
+    if (n2 != n || n > 1 << 20)
+        return r_fail(r, "/doctor/repairs has %llu steps and %llu resumed_at", (unsigned long long)n,
+                      (unsigned long long)n2);
+    int64_t *steps = gs_malloc(n ? 2 * n : 2, sizeof(int64_t), "repairs");
+    char *text[3] = {NULL, NULL, NULL};
+    size_t stride[3];
+    hsize_t got;
+    int rc = steps ? 0 : GS_ERR_RUNTIME;
+    const hsize_t want[1] = {n};
+    if (!rc && n && (r_exact(r, "/doctor/repairs/step", H5T_INTEGER, 1, want, H5T_NATIVE_INT64, steps) ||
+                     r_exact(r, "/doctor/repairs/resumed_at", H5T_INTEGER, 1, want, H5T_NATIVE_INT64, steps + n)))
+        rc = GS_ERR_CKPT;
+    for (int k = 0; k < 3 && !rc; k++)
+        rc = r_strings(r, text_names[k], (long long)n, &text[k], &got, &stride[k]);
+    for (hsize_t i = 0; i < n && !rc; i++) {
+        gs_repair rp = {.step = steps[i], .resumed_at = steps[n + i]};
+        snprintf(rp.symptom, sizeof rp.symptom, "%s", text[0] + i * stride[0]);
+        snprintf(rp.evidence, sizeof rp.evidence, "%s", text[1] + i * stride[1]);
+        snprintf(rp.remedy, sizeof rp.remedy, "%s", text[2] + i * stride[2]);
+        rc = hist_push_repair(h, &rp);
+    }
+    free(steps);
+    for (int k = 0; k < 3; k++)
+        free(text[k]);
+    return rc;
+}
+
+/* Format 4's part of the history: every step's accuracy and learning rate,
+ * every record's verdicts, the input audit and the repairs. An older file
+ * has none: the steps' accuracy and rate are NaN, the records' verdicts
+ * unknown (-1) but the last (/history/stats/verdict), no audit, no repairs. */
+static int r_history_v4(const rfile *r, gs_history *h, int L)
+{
+    const int64_t nl = h->n_loss, nr = h->n_rec;
+    for (int64_t i = 0; i < nl; i++)
+        h->acc[i] = h->lr[i] = NAN;
+    for (int64_t i = 0; i < nr * L; i++)
+        h->rec_verdict[i] = -1;
+    if (nr > 0)
+        memcpy(h->rec_verdict + (size_t)(nr - 1) * L, h->verdict, (size_t)L * sizeof(int));
+    audit_free(&h->audit);
+    h->n_repairs = 0;
+    if (r->version < 4)
+        return 0;
+
+    const hsize_t want_l[1] = {(hsize_t)nl};
+    if (nl && (r_exact(r, "/history/accuracy", H5T_FLOAT, 1, want_l, H5T_NATIVE_FLOAT, h->acc) ||
+               r_exact(r, "/history/lr", H5T_FLOAT, 1, want_l, H5T_NATIVE_FLOAT, h->lr)))
+        return GS_ERR_CKPT;
+    hsize_t n;
+    if (!nl && (r_len(r, "/history/accuracy", H5T_FLOAT, &n) || r_len(r, "/history/lr", H5T_FLOAT, &n)))
+        return GS_ERR_CKPT;
+    const long long want_v[2] = {nr, L};
+    hsize_t vd[2];
+    char *v;
+    size_t stride;
+    if (r_string_table(r, "/history/verdicts", 2, want_v, &v, vd, &stride))
+        return GS_ERR_CKPT;
+    for (int64_t i = 0; i < nr * L; i++) {
+        const char *name = v + (size_t)i * stride;
+        int k = name[0] ? stats_verdict_from_name(name) : -1;
+        if (k < 0 && name[0]) {
+            int rc = r_fail(r, "/history/verdicts[%lld, %lld] is '%.32s', not a verdict", (long long)(i / L),
+                            (long long)(i % L), name);
+            free(v);
+            return rc;
+        }
+        h->rec_verdict[i] = k;
+    }
+    free(v);
+    return r_audit(r, &h->audit) || r_repairs(r, h) ? GS_ERR_CKPT : 0;
+}
+
 static int r_history(const rfile *r, gs_history *h, int L)
 {
     static const char *const eval_names[4] = {"/history/eval/step", "/history/eval/epoch", "/history/eval/loss",
@@ -475,7 +612,7 @@ static int r_history(const rfile *r, gs_history *h, int L)
     h->n_loss = (int64_t)nl;
     h->n_eval = (int64_t)ne;
     h->n_rec = (int64_t)nr;
-    return 0;
+    return r_history_v4(r, h, L);
 }
 
 /* open + header + layer table: the start of every reader */

@@ -122,30 +122,39 @@ done:
     return rc;
 }
 
-/* A 1-D dataset [n] of fixed-length strings, each padded to the longest. */
-static int w_strings(const wfile *w, const char *name, const char *const *s, int n)
+/* A dataset of fixed-length strings, each padded to the longest: s holds
+ * dims[0] (x dims[1]) of them, row-major. growable: dimension 0 unlimited
+ * (the histories, which may be empty). */
+static int w_string_table(const wfile *w, const char *name, const char *const *s, int rank, const hsize_t *dims,
+                          int growable)
 {
+    const size_t n = (size_t)dims[0] * (rank > 1 ? (size_t)dims[1] : 1);
     size_t len = 1;
-    for (int i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (strlen(s[i]) > len)
             len = strlen(s[i]);
-    char *buf = gs_calloc((size_t)n, len, name);
+    char *buf = gs_calloc(n ? n : 1, len, name);
     if (!buf)
         return GS_ERR_RUNTIME;
-    for (int i = 0; i < n; i++)
-        memcpy(buf + (size_t)i * len, s[i], strlen(s[i]));
+    for (size_t i = 0; i < n; i++)
+        memcpy(buf + i * len, s[i], strlen(s[i]));
     hid_t t = H5Tcopy(H5T_C_S1);
     int rc;
-    if (t < 0 || H5Tset_size(t, len) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0) {
+    if (t < 0 || H5Tset_size(t, len) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0)
         rc = w_fail(w, name, "make the string type of");
-    } else {
-        hsize_t dims[1] = {(hsize_t)n};
-        rc = w_dataset(w, name, t, t, 1, dims, 0, H5S_ALL, buf, NULL);
-    }
+    else
+        rc = w_dataset(w, name, t, t, rank, dims, growable, H5S_ALL, buf, NULL);
     if (t >= 0)
         H5Tclose(t);
     free(buf);
     return rc;
+}
+
+/* A 1-D dataset [n] of fixed-length strings. */
+static int w_strings(const wfile *w, const char *name, const char *const *s, int n)
+{
+    const hsize_t dims[1] = {(hsize_t)n};
+    return w_string_table(w, name, s, 1, dims, 0);
 }
 
 static int w_attr(const wfile *w, const char *name, hid_t ftype, hid_t mtype, const void *value)
@@ -345,7 +354,78 @@ static int w_history(const wfile *w, const gs_history *h, int n_layers)
     const char *verdicts[GS_MAX_LAYERS];
     for (int l = 0; l < n_layers; l++)
         verdicts[l] = stats_verdict_name(h->verdict ? (gs_verdict)h->verdict[l] : GS_V_HEALTHY);
-    return w_strings(w, "/history/stats/verdict", verdicts, n_layers);
+    if (w_strings(w, "/history/stats/verdict", verdicts, n_layers))
+        return GS_ERR_RUNTIME;
+
+    /* (format_version 4) every step's accuracy and learning rate, every
+     * record's verdicts: what the doctor reads */
+    if (w_dataset(w, "/history/accuracy", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, nl, 1, H5S_ALL,
+                  h->acc ? (const void *)h->acc : &f0, NULL) ||
+        w_dataset(w, "/history/lr", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, nl, 1, H5S_ALL,
+                  h->lr ? (const void *)h->lr : &f0, NULL))
+        return GS_ERR_RUNTIME;
+    const size_t n_v = (size_t)h->n_rec * (size_t)n_layers;
+    const char **names = gs_malloc(n_v ? n_v : 1, sizeof *names, "verdict names");
+    if (!names)
+        return GS_ERR_RUNTIME;
+    for (size_t i = 0; i < n_v; i++)
+        names[i] = h->rec_verdict[i] >= 0 ? stats_verdict_name((gs_verdict)h->rec_verdict[i]) : "";
+    const hsize_t vd[2] = {(hsize_t)h->n_rec, (hsize_t)n_layers};
+    int rc2 = w_string_table(w, "/history/verdicts", names, 2, vd, 1);
+    free(names);
+    return rc2;
+}
+
+/* (format_version 4) the input audit: per feature and over all values */
+static int w_audit(const wfile *w, const gs_input_audit *a)
+{
+    const hsize_t one[1] = {1}, dd[1] = {(hsize_t)(a->f_mean ? a->dim : 0)};
+    static const float f0 = 0.0f;
+    const double global[4] = {a->mean, a->std, a->min, a->max};
+    static const char *const g_names[4] = {"/input_audit/mean", "/input_audit/std", "/input_audit/min",
+                                           "/input_audit/max"};
+    const float *feat[4] = {a->f_mean, a->f_std, a->f_min, a->f_max};
+    static const char *const f_names[4] = {"/input_audit/feature_mean", "/input_audit/feature_std",
+                                           "/input_audit/feature_min", "/input_audit/feature_max"};
+    const int whole = a->integer_valued;
+    if (w_dataset(w, "/input_audit/rows", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, one, 0, H5S_ALL, &a->rows, NULL) ||
+        w_dataset(w, "/input_audit/integer_valued", H5T_STD_I32LE, H5T_NATIVE_INT, 1, one, 0, H5S_ALL, &whole,
+                  NULL) ||
+        w_dataset(w, "/input_audit/scale", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, one, 0, H5S_ALL, &a->scale, NULL))
+        return GS_ERR_RUNTIME;
+    for (int k = 0; k < 4; k++)
+        if (w_dataset(w, g_names[k], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, one, 0, H5S_ALL, &global[k], NULL) ||
+            w_dataset(w, f_names[k], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dd, 1, H5S_ALL,
+                      feat[k] ? (const void *)feat[k] : &f0, NULL))
+            return GS_ERR_RUNTIME;
+    return 0;
+}
+
+/* (format_version 4) the doctor's repairs, one entry per repair */
+static int w_repairs(const wfile *w, const gs_history *h)
+{
+    const int n = h->n_repairs;
+    const hsize_t nd[1] = {(hsize_t)n};
+    int64_t *steps = gs_malloc((size_t)(n ? 2 * n : 2), sizeof(int64_t), "repairs");
+    const char **text = gs_malloc((size_t)(n ? 3 * n : 3), sizeof(char *), "repairs");
+    int rc = steps && text ? 0 : GS_ERR_RUNTIME;
+    for (int i = 0; i < n && !rc; i++) {
+        steps[i] = h->repairs[i].step;
+        steps[n + i] = h->repairs[i].resumed_at;
+        text[i] = h->repairs[i].symptom;
+        text[n + i] = h->repairs[i].evidence;
+        text[2 * n + i] = h->repairs[i].remedy;
+    }
+    if (!rc && (w_dataset(w, "/doctor/repairs/step", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, nd, 1, H5S_ALL, steps, NULL) ||
+                w_dataset(w, "/doctor/repairs/resumed_at", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, nd, 1, H5S_ALL,
+                          steps + n, NULL) ||
+                w_string_table(w, "/doctor/repairs/symptom", text, 1, nd, 1) ||
+                w_string_table(w, "/doctor/repairs/evidence", text + n, 1, nd, 1) ||
+                w_string_table(w, "/doctor/repairs/remedy", text + 2 * n, 1, nd, 1)))
+        rc = GS_ERR_RUNTIME;
+    free(steps);
+    free(text);
+    return rc;
 }
 
 /* (format 4) /data: the input statistics and the class names, each only
@@ -393,7 +473,8 @@ static int write_file(const char *path, const gs_config *cfg, const gs_net *net,
     }
     if ((rc = w_root_attrs(&w, state)) || (rc = w_model_attrs(&w, cfg)) || (rc = w_config(&w, cfg)) ||
         (rc = w_model(&w, net)) ||
-        (rc = w_state(&w, state)) || (rc = w_history(&w, hist, net->n_layers)) || (rc = w_data(&w, data)))
+        (rc = w_state(&w, state)) || (rc = w_history(&w, hist, net->n_layers)) || (rc = w_audit(&w, &hist->audit)) ||
+        (rc = w_repairs(&w, hist)) || (rc = w_data(&w, data)))
         goto done;
     if (H5Fflush(w.file, H5F_SCOPE_GLOBAL) < 0)
         rc = w_fail(&w, "the file", "flush");

@@ -7,6 +7,7 @@
  * boundary and exit 75". A collective that failed (an error of origin
  * GS_FROM_BROKEN_MPI) cannot be agreed on: abort_broken ends the job.
  */
+#include "cmd_train_doctor.h"
 #include "gradscope/blas.h"
 #include "gradscope/commands.h"
 #include "gradscope/common.h"
@@ -40,11 +41,13 @@ static void install_signals(void)
     signal(SIGXFSZ, SIG_IGN);
 }
 
-/* One run: the trainer, its config and ranks, as the driver holds them. */
+/* One run: the trainer, its config (the effective one: a repair changes
+ * it) and ranks, as the driver holds them, and the doctor. */
 typedef struct {
     gs_trainer *t;
-    const gs_config *cfg;
+    gs_config *cfg;
     const gs_dist *d;
+    run_doctor doc;
     char last_ckpt[GS_PATH_MAX + 64]; /* rank 0: the newest resume point of this run on disk ("" = none) */
     /* the monitored loss (validation, else test, else training): its lowest
      * so far, where, and the evaluations since (keep_best, early_stop_patience) */
@@ -53,6 +56,9 @@ typedef struct {
     int since_best;
     int started;                      /* past start-up and resume: the run's own checkpoints are what it has */
 } run_ctx;
+
+/* run()'s answer when repair mode must repair before going on */
+enum { NEED_REPAIR = -1 };
 
 #define R0(r) if ((r)->d->rank == 0)
 
@@ -207,35 +213,82 @@ static void warn_provenance(const char *path)
     gs_clear_error();
 }
 
-static int resume(run_ctx *r, const char *spec)
+/* ckpt_find_latest_match for --resume auto: a checkpoint is of this run's
+ * model when the config, with the repairs the doctor recorded in that
+ * checkpoint applied, makes the same network and input standardization
+ * (a repaired run's checkpoints hold the repaired model). Rank 0 alone. */
+static int of_this_model(void *ctx, const char *path, const gs_ckpt_info *info, const gs_history *h, char *why,
+                         size_t n)
 {
-    char path[GS_PATH_MAX] = "";
+    (void)path;
+    static gs_config c; /* (large) */
+    const size_t cap = (size_t)h->n_repairs * (GS_REPAIR_TEXT + 1) + 1;
+    char *text = gs_calloc(cap, 1, "recorded repairs");
+    char **sets = gs_calloc(cap / 2 + 1, sizeof *sets, "recorded repairs");
+    int n_sets = 0, rc = 1;
+    size_t len = 0;
+    if (!text || !sets) {
+        snprintf(why, n, "%s", gs_last_error());
+        goto done;
+    }
+    for (int i = 0; i < h->n_repairs; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%s%s", i ? " " : "", h->repairs[i].remedy);
+    for (char *save, *tok = strtok_r(text, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+        sets[n_sets++] = tok;
+    if (cfg_apply_sets(ctx, n_sets, sets, &c) != 0) {
+        snprintf(why, n, "its recorded repairs do not apply to this config: %s", gs_last_error());
+        goto done;
+    }
+    c.reproducible = 0; /* (only the layer table is compared) */
+    gs_net *net = net_create(&c, 1, NULL, NULL);
+    if (!net) {
+        snprintf(why, n, "the config makes no network: %s", gs_last_error());
+        goto done;
+    }
+    rc = ckpt_info_matches(info, net, c.normalize == GS_NORMALIZE_STANDARDIZE, why, n);
+    net_free(net);
+done:
+    free(text);
+    free(sets);
+    gs_clear_error();
+    return rc;
+}
+
+/* The checkpoint --resume SPEC names: rank 0 resolves "auto" to the newest
+ * valid one in [checkpoint] dir; "" when there is none (start fresh).
+ * Collective: every rank gets the same path or status. */
+static int resume_path(const gs_dist *d, const gs_config *cfg, const char *spec, char *path, size_t n)
+{
     int rc = 0;
-    if (r->d->rank == 0) {
+    path[0] = '\0';
+    if (d->rank == 0) {
         if (!strcmp(spec, "auto")) {
             int found = 0;
-            if (!r->cfg->dir[0])
+            if (!cfg->dir[0])
                 rc = gs_error(GS_ERR_USAGE, "--resume auto needs [checkpoint] dir");
-            else if ((found = ckpt_find_latest_for(r->cfg->dir, trainer_net(r->t),
-                                                   r->cfg->normalize == GS_NORMALIZE_STANDARDIZE, path, sizeof path)))
+            else if ((found = ckpt_find_latest_match(cfg->dir, of_this_model, (void *)cfg, path, n)))
                 path[0] = '\0';
             if (!rc && found == 2) /* starting afresh would mix two runs' checkpoints in one directory */
                 rc = gs_error(GS_ERR_CKPT, "%s holds no valid checkpoint of this model (each is named above with "
                               "why); to start afresh, use a new [checkpoint] dir or --overwrite (deletes them)",
-                              r->cfg->dir);
+                              cfg->dir);
         } else {
-            snprintf(path, sizeof path, "%s", spec);
+            snprintf(path, n, "%s", spec);
         }
     }
-    if ((rc = dist_agree(r->d, rc)))
-        return failed(r->d, rc, "resume", 1);
-    if ((rc = dist_bcast(r->d, path, sizeof path, MPI_CHAR, 0)))
-        return failed(r->d, rc, "resume", 0);
-    if (!path[0]) {
-        R0(r) printf("resume: no checkpoint in %s, starting fresh\n", r->cfg->dir);
-        return 0;
-    }
+    if ((rc = dist_agree(d, rc)))
+        return failed(d, rc, "resume", 1);
+    if ((rc = dist_bcast(d, path, n, MPI_CHAR, 0)))
+        return failed(d, rc, "resume", 0);
+    if (!path[0] && d->rank == 0)
+        printf("resume: no checkpoint in %s, starting fresh\n", cfg->dir);
+    return 0;
+}
+
+static int resume(run_ctx *r, const char *path)
+{
     gs_train_state st;
+    int rc;
     if ((rc = trainer_read_checkpoint(r->t, path, &st)))
         return failed(r->d, rc, "resume", 0);
     R0(r) {
@@ -250,33 +303,14 @@ static int resume(run_ctx *r, const char *spec)
     return 0;
 }
 
-/* A line per layer whose verdict changed since the last record; at the
- * first record, one line when every layer is healthy. */
-static void print_verdict_changes(run_ctx *r)
+/* A statistics record: the doctor's lines; NEED_REPAIR when repair mode
+ * must repair now. */
+static int after_record(run_ctx *r)
 {
-    const gs_history *h = trainer_history(r->t);
-    const int L = trainer_net(r->t)->n_layers;
-    const long long step = (long long)h->rec_step[h->n_rec - 1];
-    const float *st;
-    const int *verdict, *prev;
-    trainer_diagnosis(r->t, &st, &verdict, &prev);
-    int first = 1, healthy = 1;
-    for (int l = 0; l < L; l++) {
-        first &= prev[l] < 0;
-        healthy &= verdict[l] == GS_V_HEALTHY;
-    }
-    if (first && healthy) {
-        printf("  diagnosis step %lld: %s %d layer%s healthy\n", step, L == 1 ? "the" : "all", L, GS_PLURAL(L));
-        return;
-    }
-    for (int l = 0; l < L; l++)
-        if (verdict[l] != prev[l]) {
-            const float *s = st + (size_t)l * GS_N_STATS;
-            printf("  diagnosis step %lld: layer %d %s%s%s (grad norm %.3g, ratio to last %.3g, saturated %.2f, "
-                   "dead %.2f)\n", step, l, prev[l] >= 0 ? stats_verdict_name(prev[l]) : "",
-                   prev[l] >= 0 ? " -> " : "", stats_verdict_name(verdict[l]), s[GS_ST_GRAD_NORM],
-                   s[GS_ST_RATIO_TO_LAST], s[GS_ST_SATURATED], s[GS_ST_DEAD]);
-        }
+    int repair, rc = run_doctor_record(&r->doc, r->t, r->cfg, r->d, &repair);
+    if (rc)
+        return failed(r->d, rc, "doctor", 0);
+    return repair ? NEED_REPAIR : 0;
 }
 
 /* The epoch, counted from 1, of the last step done (0 before the first). */
@@ -407,7 +441,9 @@ static int audit(run_ctx *r)
     int rc = trainer_step(r->t, 0);
     if (rc && rc != GS_ERR_NONFINITE)
         return failed(r->d, rc, "error", 0);
-    R0(r) print_verdict_changes(r);
+    int repair; /* (ignored: no repair without training) */
+    if ((rc = run_doctor_record(&r->doc, r->t, r->cfg, r->d, &repair)))
+        return failed(r->d, rc, "doctor", 0);
     if ((rc = write_checkpoint(r, NULL, path, sizeof path)))
         return rc;
     R0(r) printf("init audit written to %s\n", path[0] ? path : "(no checkpoint dir)");
@@ -416,20 +452,25 @@ static int audit(run_ctx *r)
 
 static int finish(run_ctx *r, int evaluate_now);
 
-static int run(run_ctx *r, const char *resume_spec)
+/* Train to the end (or a stop, an error, a repair). resume_path: the
+ * checkpoint to continue from, or NULL. */
+static int run(run_ctx *r, const char *resume_path, int banner)
 {
     const gs_config *cfg = r->cfg;
     gs_trainer *t = r->t;
     char path[GS_PATH_MAX];
     int rc;
-    if (resume_spec) {
-        watchdog_phase("resume: finding and verifying the checkpoint", 0);
-        if ((rc = resume(r, resume_spec)))
+    if (resume_path && resume_path[0]) {
+        watchdog_phase("resume: reading the checkpoint", 0);
+        if ((rc = resume(r, resume_path)))
             return rc;
     }
+    if ((rc = run_doctor_start(&r->doc, t, cfg, r->d)))
+        return failed(r->d, rc, "doctor", 0);
     monitor_from_history(r);
     r->started = 1;
-    R0(r) print_banner(r);
+    if (banner)
+        R0(r) print_banner(r);
     if (trainer_total_steps(t) == 0)
         return audit(r);
 
@@ -441,21 +482,20 @@ static int run(run_ctx *r, const char *resume_spec)
         trainer_vote(t, (stop_signal ? GS_VOTE_STOP : 0) | (ckpt_due ? GS_VOTE_CHECKPOINT : 0));
         const int64_t step = trainer_state(t)->step, epoch = trainer_state(t)->epoch;
         rc = trainer_step(t, 1);
+        if (rc && rc != GS_ERR_NONFINITE)
+            return failed(r->d, rc, "error", 0);
+        const gs_step_result *s = trainer_last(t);
         if (rc == GS_ERR_NONFINITE) {
-            R0(r) {
-                fprintf(stderr, "gradscope: %s\n", gs_last_error());
-                print_verdict_changes(r);
-            }
+            R0(r) fprintf(stderr, "gradscope: %s\n", gs_last_error());
+            if ((rc = after_record(r))) /* (a non-finite step is always recorded) */
+                return rc;
             write_incident(r, path, sizeof path);
             return GS_ERR_NONFINITE;
         }
-        if (rc)
-            return failed(r->d, rc, "error", 0);
-        const gs_step_result *s = trainer_last(t);
         if (s->nonfinite)
             R0(r) printf("step %lld: non-finite gradient, update skipped ([train] on_nonfinite = skip)\n", (long long)step);
-        if (s->recorded)
-            R0(r) print_verdict_changes(r);
+        if (s->recorded && (rc = after_record(r)))
+            return rc;
         log_progress(r, &prog, epoch);
         const gs_train_state *now = trainer_state(t);
         const int unfinished = now->step < trainer_total_steps(t);
@@ -645,17 +685,48 @@ int cmd_train(int argc, char **argv)
 
     if (watchdog_start(cfg.watchdog_seconds, d.rank))
         fprintf(stderr, "gradscope: rank %d: %s; continuing without it\n", d.rank, gs_last_error());
+    static run_ctx r; /* (the doctor's state is large) */
+    r = (run_ctx){ .cfg = &cfg, .d = &d };
+    static char path[GS_PATH_MAX];
+    path[0] = '\0';
+    if (resume_spec) {
+        /* a repaired run resumes with its repairs applied to the config
+         * before the checkpoint is checked against it */
+        watchdog_phase("resume: finding and verifying the checkpoint", 0);
+        if (!(rc = resume_path(&d, &cfg, resume_spec, path, sizeof path)) && path[0] &&
+            (rc = run_doctor_apply_recorded(&d, &cfg, path)))
+            failed(&d, rc, rc == GS_ERR_USAGE ? "config error" : "resume", rc == GS_ERR_USAGE);
+    }
     watchdog_phase("start-up: reading the data", 0);
-    run_ctx r = { .cfg = &cfg, .d = &d };
-    rc = trainer_create(&r.t, &cfg, &d);
-    if (rc) /* config-level problems are the same on every rank: said once */
+    if (!rc && (rc = trainer_create(&r.t, &cfg, &d))) /* config-level problems are the same on every rank: said once */
         failed(&d, rc, rc == GS_ERR_USAGE ? "config error" : rc == GS_ERR_DATA ? "data error" : "error",
                rc == GS_ERR_USAGE);
-    else if (overwrite && (rc = clear_run_dir(&cfg, &d)))
+    else if (!rc && overwrite && (rc = clear_run_dir(&cfg, &d)))
         ;
-    else if ((rc = run(&r, resume_spec)) && rc != GS_STOPPED)
+    else if (!rc)
+        rc = run(&r, path, 1);
+    /* repair mode: repair, go on, until the run ends or no repair is left */
+    while (rc == NEED_REPAIR) {
+        watchdog_phase("doctor: repairing", trainer_state(r.t)->step);
+        rc = run_doctor_repair(&r.doc, &r.t, &cfg, &d);
+        if (rc == 0) {
+            char ck[GS_PATH_MAX];
+            if (!(rc = write_checkpoint(&r, NULL, ck, sizeof ck)))
+                rc = run(&r, NULL, 0);
+        } else if (rc == GS_ERR_DOCTOR) {
+            char ck[GS_PATH_MAX]; /* the state the doctor gave up on, for `gradscope doctor` */
+            if (trainer_last(r.t)->nonfinite)
+                write_incident(&r, ck, sizeof ck);
+            else if (!write_checkpoint(&r, NULL, ck, sizeof ck) && ck[0] && d.rank == 0)
+                printf("checkpoint %s\n", ck);
+        } else {
+            failed(&d, rc, rc == GS_ERR_USAGE ? "config error" : rc == GS_ERR_DATA ? "data error" : "doctor", 0);
+        }
+    }
+    if (rc && rc != GS_STOPPED)
         say_what_remains(&r);
     watchdog_phase("shutdown", r.t ? trainer_state(r.t)->step : 0);
+    run_doctor_free(&r.doc);
     trainer_free(r.t);
     dist_finalize();
     watchdog_stop();

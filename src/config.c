@@ -634,6 +634,27 @@ int cfg_load(gs_config *cfg, const char *path, int n_sets, char *const *sets)
     return rc;
 }
 
+int cfg_apply_sets(const gs_config *cfg, int n_sets, char *const *sets, gs_config *out)
+{
+    /* the config as the INI text it writes, read back with the overrides
+     * after it: exactly what a run started with these --set would hold */
+    size_t n = cfg_write_ini(cfg, NULL, 0);
+    char *text = gs_malloc(n + 1, 1, "config text");
+    if (!text)
+        return GS_ERR_RUNTIME;
+    cfg_write_ini(cfg, text, n + 1);
+    char name[GS_PATH_MAX];
+    snprintf(name, sizeof name, "%s", cfg->source[0] && memchr(cfg->source, '\0', sizeof cfg->source) ? cfg->source
+                                                                                                   : "config");
+    gs_config *tmp = gs_malloc(1, sizeof *tmp, "config");
+    int rc = tmp ? load(tmp, text, name, n_sets, sets) : GS_ERR_RUNTIME;
+    if (!rc)
+        memcpy(out, tmp, sizeof *tmp);
+    free(tmp);
+    free(text);
+    return rc;
+}
+
 int cfg_validate(const gs_config *cfg)
 {
     cfg_parse p;

@@ -27,7 +27,7 @@ _Static_assert(sizeof(gs_act) == sizeof(int) && sizeof(gs_output) == sizeof(int)
                sizeof(gs_init_kind) == sizeof(int) && sizeof(gs_schedule) == sizeof(int) &&
                sizeof(gs_nonfinite) == sizeof(int) && sizeof(gs_synthetic) == sizeof(int) &&
                sizeof(gs_norm) == sizeof(int) && sizeof(gs_optimizer) == sizeof(int) &&
-               sizeof(gs_normalize) == sizeof(int),
+               sizeof(gs_normalize) == sizeof(int) && sizeof(gs_doctor_mode) == sizeof(int),
                "config enums must be int-sized");
 
 /* ---- the table ---------------------------------------------------------- */
@@ -45,6 +45,7 @@ static const char *const synth_names[] = {"none", "spiral", "teacher", NULL};
 static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const nonfinite_names[] = {"stop", "skip", NULL};
 static const char *const normalize_names[] = {"none", "standardize", NULL};
+static const char *const doctor_names[] = {"off", "advise", "repair", NULL};
 _Static_assert(sizeof act_names / sizeof *act_names == GS_N_ACT + 1, "act_names");
 _Static_assert(sizeof init_names / sizeof *init_names == GS_N_INIT + 1, "init_names");
 _Static_assert(sizeof norm_names / sizeof *norm_names == GS_N_NORM + 1, "norm_names");
@@ -179,6 +180,36 @@ const cfg_key cfg_keys[] = {
         "a layer is dead above this fraction of units that never activate"),
     KEY("stats", "symmetric_tol", T_DOUBLE, symmetric_tol, "1e-6", GE(0), NULL,
         "a layer is symmetric when its weight rows are equal within this (relative)"),
+    KEY("stats", "frozen_ratio", T_DOUBLE, frozen_ratio, "1e-6", GE(0), NULL,
+        "a layer is frozen when its update ratio, scaled to the base learning rate, is below this (0 = never)"),
+
+    KEY("doctor", "mode", T_ENUM, doctor_mode, "advise", ANY, doctor_names,
+        "what the doctor does with a confirmed problem: off; advise (name it, its cause and ranked --set remedies); "
+        "repair (also roll back, apply the top remedy and go on; exit status 6 when max_repairs run out)"),
+    KEY("doctor", "max_repairs", T_INT, max_repairs, "3", GE(0), NULL, "repairs one run may make (mode = repair)"),
+    KEY("doctor", "confirm", T_INT, confirm, "3", GE(1), NULL,
+        "statistics records in a row that a new verdict or symptom must hold before it is confirmed"),
+    KEY("doctor", "margin", T_DOUBLE, margin, "2", GE(1), NULL,
+        "a confirmed verdict stays until its rule fails with the thresholds loosened by this factor "
+        "(fractions: by 0.1 per factor of 2)"),
+    KEY("doctor", "window", T_INT64, doctor_window, "50", GE(1), NULL,
+        "steps over which the loss and accuracy rules average"),
+    KEY("doctor", "stall_steps", T_INT64, stall_steps, "150", GE(1), NULL,
+        "steps a run trains before it can be called stalled or slow"),
+    KEY("doctor", "chance_factor", T_DOUBLE, chance_factor, "1.5", GE(1), NULL,
+        "stalled: the training accuracy is below chance_factor / K (K classes)"),
+    KEY("doctor", "improve_min", T_DOUBLE, improve_min, "0.02", GE(0), NULL,
+        "the loss improves when a window's mean is below the previous window's by this fraction"),
+    KEY("doctor", "rise_fraction", T_DOUBLE, rise_fraction, "0.5", GT(0), NULL,
+        "lr_too_high: the loss gave back this fraction of its progress since the first window"),
+    KEY("doctor", "lr_high_ratio", T_DOUBLE, lr_high_ratio, "1e-2", GT(0), NULL,
+        "lr_too_high: the median update ratio over the layers was above this in the window"),
+    KEY("doctor", "slow_ratio", T_DOUBLE, slow_ratio, "1e-4", GE(0), NULL,
+        "slow: the median update ratio, scaled to the base learning rate, is below this"),
+    KEY("doctor", "input_max", T_DOUBLE, input_max, "20", GT(0), NULL,
+        "unscaled_input: a feature's |mean| or standard deviation is above this"),
+    KEY("doctor", "input_min", T_DOUBLE, input_min, "1e-3", GE(0), NULL,
+        "unscaled_input: the standard deviation of all inputs is below this (and not 0)"),
 };
 
 _Static_assert(sizeof cfg_keys / sizeof cfg_keys[0] == CFG_N_KEYS, "CFG_N_KEYS must count the table");
@@ -715,6 +746,22 @@ const char *cfg_init_name(gs_init_kind k) { return (unsigned)k < GS_N_INIT ? ini
 const char *cfg_output_name(gs_output o) { return (unsigned)o <= GS_OUT_LINEAR ? output_names[o] : "?"; }
 const char *cfg_norm_name(gs_norm n) { return (unsigned)n < GS_N_NORM ? norm_names[n] : "?"; }
 const char *cfg_optimizer_name(gs_optimizer o) { return (unsigned)o <= GS_OPT_ADAMW ? optimizer_names[o] : "?"; }
+const char *cfg_doctor_mode_name(gs_doctor_mode m) { return (unsigned)m <= GS_DOCTOR_REPAIR ? doctor_names[m] : "?"; }
+
+int cfg_value_text(const gs_config *cfg, const char *section_key, char *buf, size_t n)
+{
+    const char *dot = strchr(section_key, '.');
+    char section[64];
+    if (!dot || dot - section_key >= (long)sizeof section)
+        return -1;
+    snprintf(section, sizeof section, "%.*s", (int)(dot - section_key), section_key);
+    int i = cfg_key_index(section, dot + 1);
+    if (i < 0)
+        return -1;
+    sbuf b = {buf, n, 0, 0};
+    cfg_key_format(&cfg_keys[i], cfg, &b, 0);
+    return 0;
+}
 
 int cfg_list_len(const cfg_key *k, const gs_config *cfg)
 {

@@ -94,7 +94,7 @@ void exchange_free(gs_exchange *x)
     if (!x)
         return;
     if (x->ops && x->ops->free)
-        x->ops->free(x);
+        (x->ops->free)(x); /* parenthesized: SMPI defines free() as a macro */
     buckets_free(&x->buckets);
     free(x->w_sq);
     free(x->counts);

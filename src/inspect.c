@@ -226,6 +226,12 @@ static void print_text(const report *r)
     } else {
         printf("eval        no evaluations recorded\n");
     }
+    /* the doctor's repairs ([doctor] mode = repair; `gradscope doctor` explains them) */
+    for (int i = 0; i < h->n_repairs; i++) {
+        const gs_repair *rp = &h->repairs[i];
+        printf("repair      step %lld: %s -> --set %s (%s)\n", (long long)rp->step, rp->symptom, rp->remedy,
+               rp->resumed_at > 0 ? "rolled back" : "re-initialized");
+    }
     print_incidents(r, stdout);
 }
 
@@ -323,6 +329,14 @@ static json_t *json_report(const report *r)
                        "last_validation_accuracy", jnum(h->eval_vacc[e]));
     }
     json_object_set_new(o, "eval", ev);
+    json_t *rep = json_array();
+    for (int i = 0; i < h->n_repairs; i++) {
+        const gs_repair *rp = &h->repairs[i];
+        json_array_append_new(rep, json_pack("{s:I, s:I, s:s, s:s, s:s}", "step", (json_int_t)rp->step, "resumed_at",
+                                             (json_int_t)rp->resumed_at, "symptom", rp->symptom, "evidence",
+                                             rp->evidence, "remedy", rp->remedy));
+    }
+    json_object_set_new(o, "repairs", rep);
     json_t *inc = json_array();
     for (int i = 0; i < r->run.n_incident && i < 8; i++)
         json_array_append_new(inc, json_string(r->run.incidents[i]));

@@ -20,7 +20,7 @@ static const char *const field_names[GS_N_STATS] = {
 };
 
 static const char *const verdict_names[GS_N_VERDICTS] = {
-    "healthy", "vanishing", "exploding", "saturated", "dead", "symmetric", "nonfinite",
+    "healthy", "vanishing", "exploding", "saturated", "dead", "symmetric", "nonfinite", "frozen",
 };
 
 const char *stats_field_name(int field)
@@ -218,6 +218,10 @@ static int layer_symmetric(const float *W, const float *b, int n_out, int n_in, 
  *              in sigmoid/tanh nets; the vanished gradient is the effect
  *              that stops learning, so it is named, and the explanation
  *              points at init and activation.
+ *   saturated  > frozen: a frozen layer (its weights barely move) is the
+ *              end of each of the above; alone, it names a learning rate
+ *              far too small for the layer. An update ratio of exactly 0
+ *              is no measurement (no update at that record) and never frozen.
  */
 gs_verdict stats_verdict_of(const float *s, int is_last, int symmetric, int weights_finite,
                             const gs_stats_thresholds *th)
@@ -236,6 +240,8 @@ gs_verdict stats_verdict_of(const float *s, int is_last, int symmetric, int weig
         return GS_V_VANISHING;
     if (s[GS_ST_SATURATED] > th->saturated_fraction)
         return GS_V_SATURATED;
+    if (s[GS_ST_UPDATE_RATIO] > 0.0f && s[GS_ST_UPDATE_RATIO] < th->frozen_ratio)
+        return GS_V_FROZEN;
     return GS_V_HEALTHY;
 }
 
@@ -247,12 +253,26 @@ void stats_thresholds_from_cfg(const gs_config *cfg, gs_stats_thresholds *th)
     th->saturated_fraction = cfg->saturated_fraction;
     th->dead_fraction = cfg->dead_fraction;
     th->symmetric_tol = cfg->symmetric_tol;
+    th->frozen_ratio = cfg->frozen_ratio;
+}
+
+void stats_thresholds_at(const gs_config *cfg, double lr, gs_stats_thresholds *th)
+{
+    stats_thresholds_from_cfg(cfg, th);
+    /* the update ratio is proportional to the learning rate: a schedule
+     * that anneals it is not a frozen layer */
+    th->frozen_ratio = cfg->frozen_ratio * (cfg->lr > 0.0 && lr >= 0.0 ? lr / cfg->lr : 1.0);
 }
 
 void stats_diagnose(const gs_net *net, const gs_config *cfg, const float *st, int *verdict)
 {
+    stats_diagnose_at(net, cfg, cfg->lr, st, verdict);
+}
+
+void stats_diagnose_at(const gs_net *net, const gs_config *cfg, double lr, const float *st, int *verdict)
+{
     gs_stats_thresholds th;
-    stats_thresholds_from_cfg(cfg, &th);
+    stats_thresholds_at(cfg, lr, &th);
     const int L = net->n_layers;
     for (int l = 0; l < L; l++) {
         const gs_layer *ly = &net->layer[l];
@@ -281,9 +301,44 @@ int hist_init(gs_history *h, int n_layers)
     return h->verdict ? 0 : GS_ERR_RUNTIME;
 }
 
+void audit_free(gs_input_audit *a)
+{
+    free(a->f_mean); /* (one block: f_std, f_min and f_max are views into it) */
+    memset(a, 0, sizeof *a);
+}
+
+int audit_copy(gs_input_audit *dst, const gs_input_audit *src)
+{
+    if (dst == src)
+        return 0;
+    audit_free(dst);
+    *dst = *src;
+    dst->f_mean = dst->f_std = dst->f_min = dst->f_max = NULL;
+    if (src->dim <= 0 || !src->f_mean)
+        return 0;
+    float *block = gs_malloc((size_t)src->dim * 4, sizeof(float), "input audit");
+    if (!block)
+        return GS_ERR_RUNTIME;
+    const size_t D = (size_t)src->dim;
+    memcpy(block, src->f_mean, D * sizeof(float));
+    memcpy(block + D, src->f_std, D * sizeof(float));
+    memcpy(block + 2 * D, src->f_min, D * sizeof(float));
+    memcpy(block + 3 * D, src->f_max, D * sizeof(float));
+    dst->f_mean = block;
+    dst->f_std = block + D;
+    dst->f_min = block + 2 * D;
+    dst->f_max = block + 3 * D;
+    return 0;
+}
+
 void hist_free(gs_history *h)
 {
     free(h->loss);
+    free(h->acc);
+    free(h->lr);
+    free(h->rec_verdict);
+    free(h->repairs);
+    audit_free(&h->audit);
     free(h->eval_step);
     free(h->eval_epoch);
     free(h->eval_loss);
@@ -320,7 +375,9 @@ static int reserve_loss(gs_history *h, int64_t n)
     if (n <= h->cap_loss)
         return 0;
     int64_t cap = next_cap(n, h->cap_loss);
-    if (grow((void **)&h->loss, sizeof *h->loss, cap, "loss history"))
+    if (grow((void **)&h->loss, sizeof *h->loss, cap, "loss history") ||
+        grow((void **)&h->acc, sizeof *h->acc, cap, "accuracy history") ||
+        grow((void **)&h->lr, sizeof *h->lr, cap, "learning-rate history"))
         return GS_ERR_RUNTIME;
     h->cap_loss = cap;
     return 0;
@@ -353,7 +410,8 @@ static int reserve_rec(gs_history *h, int64_t n)
     if (gs_mul_size((size_t)GS_N_STATS * sizeof(float), (size_t)h->n_layers, &per_rec))
         return gs_error(GS_ERR_RUNTIME, "history: size overflow");
     if (grow((void **)&h->rec_step, sizeof *h->rec_step, cap, "stats history") ||
-        grow((void **)&h->rec, per_rec, cap, "stats history"))
+        grow((void **)&h->rec, per_rec, cap, "stats history") ||
+        grow((void **)&h->rec_verdict, (size_t)h->n_layers * sizeof(int), cap, "verdict history"))
         return GS_ERR_RUNTIME;
     h->cap_rec = cap;
     return 0;
@@ -368,9 +426,16 @@ int hist_reserve(gs_history *h, int64_t n_loss, int64_t n_eval, int64_t n_rec)
 
 int hist_push_loss(gs_history *h, float loss)
 {
+    return hist_push_step(h, loss, NAN, NAN);
+}
+
+int hist_push_step(gs_history *h, float loss, float acc, float lr)
+{
     if (h->n_loss == h->cap_loss && reserve_loss(h, h->n_loss + 1))
         return GS_ERR_RUNTIME;
-    h->loss[h->n_loss++] = loss;
+    h->loss[h->n_loss] = loss;
+    h->acc[h->n_loss] = acc;
+    h->lr[h->n_loss++] = lr;
     return 0;
 }
 
@@ -397,8 +462,67 @@ int hist_push_stats(gs_history *h, int64_t step, const float *st, const int *ver
     for (int f = 0; f < GS_N_STATS; f++)
         for (int l = 0; l < L; l++)
             r[(size_t)f * L + l] = st[(size_t)l * GS_N_STATS + f];
+    int *v = h->rec_verdict + (size_t)h->n_rec * (size_t)L;
+    for (int l = 0; l < L; l++)
+        v[l] = verdict ? verdict[l] : -1;
     h->rec_step[h->n_rec++] = step;
     if (verdict)
         memcpy(h->verdict, verdict, (size_t)L * sizeof *verdict);
     return 0;
+}
+
+int hist_push_repair(gs_history *h, const gs_repair *r)
+{
+    if (h->n_repairs == h->cap_repairs) {
+        int cap = h->cap_repairs ? 2 * h->cap_repairs : 4;
+        if (grow((void **)&h->repairs, sizeof *h->repairs, cap, "repair history"))
+            return GS_ERR_RUNTIME;
+        h->cap_repairs = cap;
+    }
+    h->repairs[h->n_repairs++] = *r;
+    return 0;
+}
+
+void hist_record_stats(const gs_history *h, int64_t r, float *st)
+{
+    const int L = h->n_layers;
+    const float *rec = h->rec + (size_t)r * GS_N_STATS * (size_t)L; /* (GS_N_STATS, L) */
+    for (int l = 0; l < L; l++)
+        for (int f = 0; f < GS_N_STATS; f++)
+            st[(size_t)l * GS_N_STATS + f] = rec[(size_t)f * L + l];
+}
+
+int hist_copy(gs_history *dst, const gs_history *src, int64_t n_loss, int64_t n_eval, int64_t n_rec)
+{
+    if (dst == src)
+        return gs_error(GS_ERR_RUNTIME, "hist_copy: source and destination are one history");
+    hist_free(dst);
+    const int L = src->n_layers;
+    if (hist_init(dst, L) || hist_reserve(dst, n_loss, n_eval, n_rec))
+        return GS_ERR_RUNTIME;
+    if (n_loss > src->n_loss || n_eval > src->n_eval || n_rec > src->n_rec)
+        return gs_error(GS_ERR_RUNTIME, "hist_copy: %lld/%lld/%lld entries asked of a history of %lld/%lld/%lld",
+                        (long long)n_loss, (long long)n_eval, (long long)n_rec, (long long)src->n_loss,
+                        (long long)src->n_eval, (long long)src->n_rec);
+    memcpy(dst->loss, src->loss, (size_t)n_loss * sizeof(float));
+    memcpy(dst->acc, src->acc, (size_t)n_loss * sizeof(float));
+    memcpy(dst->lr, src->lr, (size_t)n_loss * sizeof(float));
+    memcpy(dst->eval_step, src->eval_step, (size_t)n_eval * sizeof(int64_t));
+    memcpy(dst->eval_epoch, src->eval_epoch, (size_t)n_eval * sizeof(float));
+    memcpy(dst->eval_loss, src->eval_loss, (size_t)n_eval * sizeof(float));
+    memcpy(dst->eval_acc, src->eval_acc, (size_t)n_eval * sizeof(float));
+    memcpy(dst->eval_vloss, src->eval_vloss, (size_t)n_eval * sizeof(float));
+    memcpy(dst->eval_vacc, src->eval_vacc, (size_t)n_eval * sizeof(float));
+    memcpy(dst->rec_step, src->rec_step, (size_t)n_rec * sizeof(int64_t));
+    memcpy(dst->rec, src->rec, (size_t)n_rec * GS_N_STATS * (size_t)L * sizeof(float));
+    memcpy(dst->rec_verdict, src->rec_verdict, (size_t)n_rec * (size_t)L * sizeof(int));
+    dst->n_loss = n_loss;
+    dst->n_eval = n_eval;
+    dst->n_rec = n_rec;
+    if (n_rec > 0)
+        memcpy(dst->verdict, dst->rec_verdict + (size_t)(n_rec - 1) * L, (size_t)L * sizeof(int));
+    for (int i = 0; i < src->n_repairs; i++)
+        if (hist_push_repair(dst, &src->repairs[i]))
+            return GS_ERR_RUNTIME;
+    return audit_copy(&dst->audit, &src->audit);
 }

@@ -5,6 +5,8 @@
  * allocates.
  */
 #include "train_internal.h"
+#include "gradscope/audit.h"
+#include "gradscope/blas.h"
 #include "gradscope/common.h"
 #include "gradscope/loss.h"
 #include "gradscope/model.h"
@@ -135,6 +137,16 @@ static int prepare_data(gs_trainer *t)
     return dist_agree(&t->dist, rc);
 }
 
+/* The input audit of the training set (the history keeps it): of the
+ * inputs the network sees, after [data] normalize. Collective. */
+static int audit(gs_trainer *t)
+{
+    const float *X, *Y;
+    int64_t n;
+    data_shard(t->train, &X, &Y, &n);
+    return audit_input(&t->hist.audit, X, n, data_info(t->train)->dim, t->cfg.scale, &t->dist);
+}
+
 int trainer_create(gs_trainer **out, const gs_config *cfg, const gs_dist *d)
 {
     *out = NULL;
@@ -150,7 +162,8 @@ int trainer_create(gs_trainer **out, const gs_config *cfg, const gs_dist *d)
     t->dist = *d;
     t->timing = -1;
     if (!(rc = data_open(&t->train, cfg, d, 0, cfg->batch_size)) &&
-        !(rc = data_open(&t->test, cfg, d, 1, cfg->batch_size)) && !(rc = prepare_data(t)) && !(rc = build(t))) {
+        !(rc = data_open(&t->test, cfg, d, 1, cfg->batch_size)) && !(rc = prepare_data(t)) && !(rc = build(t)) &&
+        !(rc = audit(t))) {
         /* Identical start: rank 0 draws the weights, everyone receives its
          * bits (or, sharing one copy, sees them). */
         rc = d->rank == 0 ? net_init_params(t->net, cfg->seed, cfg->bias_init) : 0;
@@ -338,6 +351,9 @@ static int decide(gs_trainer *t)
     r->accuracy = t->total.correct / (double)t->b_rows;
     r->grad_norm = optim_total_norm(t->w_sq, t->b_sq, L);
     r->nonfinite = !isfinite(r->grad_norm) || !isfinite(r->loss);
+#ifdef GS_SMPI
+    r->nonfinite = r->nonfinite && !gs_sim_timing_only(); /* values that mean nothing do not stop a timing */
+#endif
     r->lr = optim_lr(&t->cfg, t->state.step, t->total_steps);
     r->recorded = t->plan.stats || r->nonfinite;
     r->stop = t->total.stop > 0;
@@ -390,11 +406,11 @@ static int record(gs_trainer *t)
     if (t->last.recorded) {
         stats_compute(net, t->plan.stats ? &t->acc : NULL, t->upd_sq, t->wn_sq, t->st);
         memcpy(t->prev_verdict, t->verdict, (size_t)net->n_layers * sizeof(int));
-        stats_diagnose(net, &t->cfg, t->st, t->verdict);
+        stats_diagnose_at(net, &t->cfg, t->last.lr, t->st, t->verdict);
         rc = hist_push_stats(&t->hist, t->state.step, t->st, t->verdict);
     }
     if (!rc && t->plan.update)
-        rc = hist_push_loss(&t->hist, (float)t->last.loss);
+        rc = hist_push_step(&t->hist, (float)t->last.loss, (float)t->last.accuracy, (float)t->last.lr);
     return rc;
 }
 
@@ -550,7 +566,14 @@ int trainer_checkpoint(gs_trainer *t, const char *tag, int status, char *path, s
 
 int trainer_read_checkpoint(gs_trainer *t, const char *path, gs_train_state *st)
 {
-    int rc = dist_agree(&t->dist, ckpt_read_to(path, t->net, exchange_param_sink(t->x), &t->hist, st));
+    /* the input audit is this run's own, of the data it reads now (a file
+     * before format 4 has none) */
+    gs_input_audit own = t->hist.audit;
+    memset(&t->hist.audit, 0, sizeof t->hist.audit);
+    int rc = ckpt_read_to(path, t->net, exchange_param_sink(t->x), &t->hist, st);
+    audit_free(&t->hist.audit);
+    t->hist.audit = own;
+    rc = dist_agree(&t->dist, rc);
     return rc ? rc : exchange_params_written(t->x);
 }
 
@@ -564,6 +587,101 @@ int trainer_resume_at(gs_trainer *t, const gs_train_state *st)
                         (long long)st->batch_in_epoch, (long long)t->steps_per_epoch);
     t->state = *st;
     return 0;
+}
+
+/* ---- snapshots: the doctor's rollback ------------------------------------- */
+
+int trainer_snapshot_alloc(const gs_trainer *t, gs_snapshot *s)
+{
+    const gs_net *net = t->net;
+    memset(s, 0, sizeof *s);
+    s->n_params = net->n_params;
+    s->n_running = net->n_running;
+    s->params = gs_malloc(net->n_params, sizeof(float), "snapshot");
+    s->momentum = gs_malloc(net->n_params, sizeof(float), "snapshot");
+    s->moment2 = net->moment2 ? gs_malloc(net->n_params, sizeof(float), "snapshot") : NULL;
+    s->running = net->n_running ? gs_malloc(net->n_running, sizeof(float), "snapshot") : NULL;
+    if (!s->params || !s->momentum || (net->moment2 && !s->moment2) || (net->n_running && !s->running)) {
+        trainer_snapshot_free(s);
+        return GS_ERR_RUNTIME;
+    }
+    return 0;
+}
+
+void trainer_snapshot_take(const gs_trainer *t, gs_snapshot *s)
+{
+    const gs_net *net = t->net;
+    memcpy(s->params, net->params, net->n_params * sizeof(float));
+    /* (a sharded optimizer's state is current over this rank's range only,
+     * which is all this rank restores and updates) */
+    memcpy(s->momentum, net->momentum, net->n_params * sizeof(float));
+    if (s->moment2)
+        memcpy(s->moment2, net->moment2, net->n_params * sizeof(float));
+    if (s->running)
+        memcpy(s->running, net->running, net->n_running * sizeof(float));
+    s->state = t->state;
+    s->n_loss = t->hist.n_loss;
+    s->n_eval = t->hist.n_eval;
+    s->n_rec = t->hist.n_rec;
+    s->valid = 1;
+}
+
+int trainer_snapshot_restore(gs_trainer *t, const gs_snapshot *s, const gs_history *h)
+{
+    gs_net *net = t->net;
+    int rc = 0;
+    if (!s->valid || s->n_params != net->n_params || s->n_running != net->n_running || !s->moment2 != !net->moment2)
+        rc = gs_error(GS_ERR_RUNTIME, "snapshot of another network (%zu parameters, this one has %zu)", s->n_params,
+                      net->n_params);
+    if ((rc = dist_agree(&t->dist, rc)))
+        return rc;
+    memcpy(exchange_param_sink(t->x), s->params, net->n_params * sizeof(float));
+    memcpy(net->momentum, s->momentum, net->n_params * sizeof(float));
+    if (s->moment2)
+        memcpy(net->moment2, s->moment2, net->n_params * sizeof(float));
+    if (s->running)
+        memcpy(net->running, s->running, net->n_running * sizeof(float));
+    t->state = s->state;
+    /* the history up to the snapshot, this run's own input audit kept */
+    gs_input_audit own = t->hist.audit;
+    memset(&t->hist.audit, 0, sizeof t->hist.audit);
+    rc = hist_copy(&t->hist, h, s->n_loss, s->n_eval, s->n_rec);
+    if (!rc) {
+        audit_free(&t->hist.audit);
+        t->hist.audit = own;
+    } else {
+        audit_free(&own);
+    }
+    if (!rc) {
+        const int64_t cap = (int64_t)1 << 24, n = t->total_steps < cap ? t->total_steps : cap;
+        rc = hist_reserve(&t->hist, n + 1, h->n_eval + t->cfg.epochs + 2, n / t->cfg.stats_every + 2);
+    }
+    if ((rc = dist_agree(&t->dist, rc)))
+        return rc;
+    return exchange_params_written(t->x);
+}
+
+void trainer_snapshot_free(gs_snapshot *s)
+{
+    free(s->params);
+    free(s->momentum);
+    free(s->moment2);
+    free(s->running);
+    memset(s, 0, sizeof *s);
+}
+
+int trainer_adopt_repairs(gs_trainer *t, const gs_history *h)
+{
+    t->hist.n_repairs = 0;
+    for (int i = 0; i < h->n_repairs; i++)
+        if (hist_push_repair(&t->hist, &h->repairs[i]))
+            return GS_ERR_RUNTIME;
+    return 0;
+}
+
+int trainer_add_repair(gs_trainer *t, const gs_repair *r)
+{
+    return hist_push_repair(&t->hist, r);
 }
 
 /* ---- for the benchmark ----------------------------------------------------- */

@@ -7,7 +7,7 @@ MPIEXEC=${GRADSCOPE_MPIEXEC:-mpirun}
 PY=/usr/bin/python3
 fails=0
 WORK=$(mktemp -d /tmp/gradscope-test.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 pass() { echo "ok: $*"; }

@@ -189,6 +189,15 @@ static void check_raw(const char *path, const gs_config *cfg, const gs_net *net,
     H5Fclose(F);
 }
 
+static int audit_equal(const gs_input_audit *a, const gs_input_audit *b)
+{
+    const size_t D = (size_t)a->dim;
+    return a->rows == b->rows && a->dim == b->dim && a->scale == b->scale && a->integer_valued == b->integer_valued &&
+           a->mean == b->mean && a->std == b->std && a->min == b->min && a->max == b->max &&
+           (D == 0 || (!memcmp(a->f_mean, b->f_mean, D * 4) && !memcmp(a->f_std, b->f_std, D * 4) &&
+                       !memcmp(a->f_min, b->f_min, D * 4) && !memcmp(a->f_max, b->f_max, D * 4)));
+}
+
 static int hist_equal(const gs_history *a, const gs_history *b)
 {
     const size_t L = (size_t)a->n_layers;
@@ -200,7 +209,11 @@ static int hist_equal(const gs_history *a, const gs_history *b)
            !memcmp(a->eval_acc, b->eval_acc, (size_t)a->n_eval * 4) &&
            !memcmp(a->rec_step, b->rec_step, (size_t)a->n_rec * 8) &&
            !memcmp(a->rec, b->rec, (size_t)a->n_rec * GS_N_STATS * L * 4) &&
-           !memcmp(a->verdict, b->verdict, L * sizeof(int));
+           !memcmp(a->verdict, b->verdict, L * sizeof(int)) &&
+           /* format 4 */
+           !memcmp(a->acc, b->acc, (size_t)a->n_loss * 4) && !memcmp(a->lr, b->lr, (size_t)a->n_loss * 4) &&
+           !memcmp(a->rec_verdict, b->rec_verdict, (size_t)a->n_rec * L * sizeof(int)) && audit_equal(&a->audit, &b->audit) &&
+           a->n_repairs == b->n_repairs && !memcmp(a->repairs, b->repairs, (size_t)a->n_repairs * sizeof(gs_repair));
 }
 
 int main(void)
@@ -216,6 +229,21 @@ int main(void)
     tc_fill(net, 0.25f);
     gs_history h;
     tc_hist(&h, net->n_layers, 37, 3, 5);
+    /* two repairs (zero-filled, as the reader's copies are, so memcmp compares) */
+    gs_repair rp;
+    memset(&rp, 0, sizeof rp);
+    rp.step = 120;
+    rp.resumed_at = 0;
+    snprintf(rp.symptom, sizeof rp.symptom, "vanishing");
+    snprintf(rp.evidence, sizeof rp.evidence, "layers 0-1: gradient 1e-07 of the last layer's");
+    snprintf(rp.remedy, sizeof rp.remedy, "model.activation=relu model.init=he_normal");
+    hist_push_repair(&h, &rp);
+    memset(&rp, 0, sizeof rp);
+    rp.step = 300;
+    rp.resumed_at = 250;
+    snprintf(rp.symptom, sizeof rp.symptom, "lr_too_high");
+    snprintf(rp.remedy, sizeof rp.remedy, "optimizer.lr=0.005");
+    hist_push_repair(&h, &rp);
     h.rec[7] = -0.0f;     /* signs and specials travel unchanged */
     h.loss[3] = 1e-38f;   /* a denormal */
     gs_train_state s = {.step = 1234, .epoch = 7, .batch_in_epoch = 11, .n_ranks = 4, .seed = cfg.seed};

@@ -55,7 +55,18 @@ static inline void tc_hist(gs_history *h, int L, int n_loss, int n_eval, int n_r
         exit(1);
     }
     for (int i = 0; i < n_loss; i++)
-        hist_push_loss(h, 2.3f * expf(-0.1f * (float)i) + 0.01f * (float)(i % 3));
+        hist_push_step(h, 2.3f * expf(-0.1f * (float)i) + 0.01f * (float)(i % 3), 0.1f + 0.005f * (float)(i % 50),
+                       0.05f / (float)(1 + i / 10));
+    /* an input audit of 5 features */
+    const int D = 5;
+    float *block = malloc(4 * D * sizeof(float));
+    if (!block)
+        exit(1);
+    h->audit = (gs_input_audit){.rows = 300, .dim = D, .scale = 0.5, .integer_valued = 1, .mean = 0.25,
+                                .std = 1.5, .min = -3.0, .max = 4.5, .f_mean = block, .f_std = block + D,
+                                .f_min = block + 2 * D, .f_max = block + 3 * D};
+    for (int i = 0; i < 4 * D; i++)
+        block[i] = 0.5f * (float)i - 2.0f;
     for (int i = 0; i < n_eval; i++)
         hist_push_eval(h, 10 * (i + 1), (float)(i + 1), 1.5f / (float)(i + 1), 0.5f + 0.1f * (float)i,
                        1.6f / (float)(i + 1), 0.45f + 0.1f * (float)i);

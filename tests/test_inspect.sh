@@ -65,6 +65,16 @@ for k in ["grad_norm", "grad_mean", "grad_std", "grad_absmax", "bias_grad_norm",
           "act_mean", "act_std", "saturated_fraction", "dead_fraction", "ratio_to_last"]:
     assert f["history/stats/" + k].shape == (n_rec, L), k
 assert f["history/stats/verdict"][0] == b"vanishing"
+# format 4: every step's accuracy and learning rate, every record's verdicts,
+# the input audit, the doctor's repairs
+n_steps = f["history/loss"].shape[0]
+assert f["history/accuracy"].shape == (n_steps,) and f["history/lr"].shape == (n_steps,)
+assert f["history/verdicts"].shape == (n_rec, L)
+assert (f["history/verdicts"][-1] == f["history/stats/verdict"][()]).all()
+D = f["input_audit/feature_mean"].shape[0]
+assert f["input_audit/rows"][0] > 0 and D > 0
+assert all(f["input_audit/feature_" + k].shape == (D,) for k in ("std", "min", "max"))
+assert f["doctor/repairs/step"].shape == (0,) and f["doctor/repairs/remedy"].shape == (0,)
 assert "[model]" in f["config"][0].decode()
 assert f["state/step"][0] == f.attrs["step"] == 120
 # format 4: the validation split's evaluations beside the test set's

@@ -181,7 +181,7 @@ timed 2 "train file and a synthetic set" -- "$GS" train e.ini --set data.train=f
 
 # --help exits 0 everywhere, with the usage on stdout; a wrong call exits 2
 before_help=$fails
-for c in train eval predict inspect convert "convert csv" "convert npy" "convert npz" "convert idx" config blas; do
+for c in train eval predict doctor inspect convert "convert csv" "convert npy" "convert npz" "convert idx" config blas; do
   # shellcheck disable=SC2086
   h=$("$GS" $c --help 2> /dev/null); rc=$?
   [ $rc -eq 0 ] && echo "$h" | grep -q "^usage:" && echo "$h" | grep -q "gradscope ${c%% *}" \

@@ -152,7 +152,7 @@ static void test_names(void)
     for (int i = 0; i < GS_N_STATS; i++)
         CHECK(!strcmp(stats_field_name(i), f[i]), "field %d: %s", i, stats_field_name(i));
     const char *v[GS_N_VERDICTS] = {"healthy", "vanishing", "exploding", "saturated", "dead", "symmetric",
-                                    "nonfinite"};
+                                    "nonfinite", "frozen"};
     for (int i = 0; i < GS_N_VERDICTS; i++) {
         CHECK(!strcmp(stats_verdict_name((gs_verdict)i), v[i]), "verdict %d: %s", i, stats_verdict_name(i));
         CHECK(stats_verdict_from_name(v[i]) == i, "verdict_from_name %s", v[i]);
@@ -176,8 +176,23 @@ static void test_history(void)
         CHECK(hist_push_stats(&h, 7 * r, st, v) == 0, "push stats");
     }
     for (int i = 0; i < 100; i++)
-        hist_push_loss(&h, (float)i);
+        hist_push_step(&h, (float)i, 0.01f * (float)i, 0.5f);
     CHECK(h.loss == loss0 && h.rec == rec0, "reserved pushes must not reallocate");
+    CHECK(h.acc[99] == 0.01f * 99.0f && h.lr[0] == 0.5f, "accuracy and learning rate per step");
+    CHECK(h.rec_verdict[9 * L + 0] == GS_V_DEAD && h.rec_verdict[9 * L + 2] == GS_V_SATURATED,
+          "every record keeps its verdicts");
+    /* a rollback: the first 40 steps and 5 records, the repairs kept */
+    gs_repair rp = {.step = 60, .resumed_at = 30, .symptom = "lr_too_high", .remedy = "optimizer.lr=0.01"};
+    CHECK(hist_push_repair(&h, &rp) == 0, "push repair");
+    gs_history c;
+    CHECK(hist_init(&c, 1) == 0 && hist_copy(&c, &h, 40, 0, 5) == 0, "hist_copy: %s", gs_last_error());
+    CHECK(c.n_layers == L && c.n_loss == 40 && c.n_rec == 5 && c.loss[39] == 39.0f && c.acc[39] == h.acc[39] &&
+              c.rec_step[4] == 28 && c.rec[(4 * GS_N_STATS + 1) * L + 2] == h.rec[(4 * GS_N_STATS + 1) * L + 2] &&
+              c.n_repairs == 1 && !strcmp(c.repairs[0].remedy, "optimizer.lr=0.01") &&
+              c.verdict[0] == GS_V_DEAD,
+          "hist_copy cut the history wrong");
+    CHECK(hist_copy(&c, &h, 200, 0, 0) != 0, "hist_copy past the end must fail");
+    hist_free(&c);
     CHECK(h.n_rec == 10 && h.n_loss == 100, "counts %lld %lld", (long long)h.n_rec, (long long)h.n_loss);
     /* rec[(r*GS_N_STATS + f)*L + l] */
     int bad = 0;

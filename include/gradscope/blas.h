@@ -12,6 +12,13 @@
 void gs_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+#ifdef GS_SMPI
+/* A simulated build run with GRADSCOPE_SIM_GEMM=measured: 1 when GEMMs only
+ * advance the simulated clock, so the values computed mean nothing and only
+ * the time counts (blas.c). */
+int gs_sim_timing_only(void);
+#endif
+
 /* The triple loop, in double accumulation: the test oracle. */
 void gs_sgemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);

@@ -22,9 +22,11 @@
 /* 1: the first layout; 2: the writer's provenance as root attributes
  * (provenance.h); 3: normalization (gamma, beta, running statistics),
  * residual blocks, dropout, Adam's moments, the optimizer's step count and
- * the gamma/beta gradient statistics; 4: the /data group (the input
- * statistics of [data] normalize, the class names) and the validation
- * split's evaluations. Every older version stays readable. */
+ * the gamma/beta gradient statistics; 4: what the doctor reads (every
+ * step's accuracy and learning rate, every record's verdicts, the input
+ * audit) and its repairs; the /data group (the input statistics of [data]
+ * normalize, the class names) and the validation split's evaluations.
+ * Every older version stays readable. */
 #define GS_CKPT_FORMAT_VERSION 4
 
 /* Where training stands: everything besides parameters, momentum and history
@@ -94,10 +96,18 @@ int ckpt_read_config(const char *path, char **text);
  * (falling back past corrupt ones, each reported on stderr). Returns 0 and
  * fills path, or 1 when there is none (start fresh). */
 int ckpt_find_latest(const char *dir, char *path, size_t path_size);
-/* The same for a run of `net` (ckpt_info_matches with `standardize`):
- * a checkpoint of another model is skipped, and named on stderr with why.
- * Returns 0 (found), 1 (the directory holds no checkpoint) or 2 (it holds
- * only checkpoints that are corrupt or of another model). */
+/* Whether a valid checkpoint (path; info: its header; hist: its
+ * histories, the doctor's recorded repairs included) is of the run that
+ * asks: 0, or non-zero with why (one clause) in why[n]. */
+struct gs_ckpt_info;
+typedef int (*ckpt_match_fn)(void *ctx, const char *path, const struct gs_ckpt_info *info, const gs_history *hist,
+                             char *why, size_t n);
+/* The same as ckpt_find_latest, for the checkpoints that `match` accepts:
+ * one it refuses is skipped, and named on stderr with why. Returns 0
+ * (found), 1 (the directory holds no checkpoint) or 2 (it holds only
+ * checkpoints that are corrupt or of another model). */
+int ckpt_find_latest_match(const char *dir, ckpt_match_fn match, void *ctx, char *path, size_t path_size);
+/* ckpt_find_latest_match for a run of `net` (ckpt_info_matches with `standardize`). */
 int ckpt_find_latest_for(const char *dir, const gs_net *net, int standardize, char *path, size_t path_size);
 
 /* The files of gradscope's that a run directory holds. */
@@ -117,11 +127,15 @@ int ckpt_clear_run_dir(const char *dir);
  * "step 0 (before the first epoch)": a position as every message says it,
  * epochs counted from 1, the epoch and batch of the last step done. */
 const char *ckpt_position_text(const gs_train_state *st, char *buf, size_t n);
+/* The newest incident record in dir (nonfinite_<step>.h5, written when a
+ * run stopped on a non-finite step) that reads back valid: 0, its path and
+ * step; 1 when there is none. */
+int ckpt_find_incident(const char *dir, char *path, size_t path_size, long long *step);
 
 /* ---- additions for inspect, resume and tests ---------------------------- */
 
 /* What a checkpoint says about its model, read without a net or a config. */
-typedef struct {
+typedef struct gs_ckpt_info {
     int format_version;
     int n_layers;
     int n_in[GS_MAX_LAYERS], n_out[GS_MAX_LAYERS];

@@ -32,6 +32,7 @@ typedef enum {
     GS_ERR_DATA = 3,     /* input data file missing or invalid */
     GS_ERR_CKPT = 4,     /* checkpoint missing, corrupt or incompatible */
     GS_ERR_NONFINITE = 5,/* a gradient or loss went non-finite (on_nonfinite = stop) */
+    GS_ERR_DOCTOR = 6,   /* [doctor] mode = repair: a problem confirmed and no repair left */
     GS_STOPPED = 75      /* stopped by a signal after writing a checkpoint: requeue me (EX_TEMPFAIL) */
 } gs_status;
 

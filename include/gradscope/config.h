@@ -41,6 +41,8 @@ typedef enum { GS_NONFINITE_STOP, GS_NONFINITE_SKIP } gs_nonfinite;
 typedef enum { GS_SYNTH_NONE, GS_SYNTH_SPIRAL, GS_SYNTH_TEACHER } gs_synthetic;
 
 typedef enum { GS_NORMALIZE_NONE, GS_NORMALIZE_STANDARDIZE } gs_normalize;
+/* [doctor] mode: what the doctor does with a confirmed symptom. */
+typedef enum { GS_DOCTOR_OFF, GS_DOCTOR_ADVISE, GS_DOCTOR_REPAIR } gs_doctor_mode;
 
 typedef struct {
     /* [model] */
@@ -123,6 +125,22 @@ typedef struct {
     double saturated_fraction;         /* layer verdict "saturated" above this fraction */
     double dead_fraction;              /* layer verdict "dead" above this fraction of dead units */
     double symmetric_tol;              /* rows of W equal within tol (relative): symmetric */
+    double frozen_ratio;               /* update ratio (at the base lr) below it: frozen */
+
+    /* [doctor] (doctor.h: the rules these thresholds belong to) */
+    gs_doctor_mode doctor_mode;        /* off | advise | repair */
+    int max_repairs;                   /* repairs one run may make */
+    int confirm;                       /* records a verdict or symptom must hold before it is confirmed */
+    double margin;                     /* a confirmed verdict stays until it clears its threshold by this factor */
+    int64_t doctor_window;             /* steps the loss and accuracy rules average over */
+    int64_t stall_steps;               /* steps before stalled or slow can be declared */
+    double chance_factor;              /* accuracy below chance_factor / K: at chance */
+    double improve_min;                /* the loss falls by less than this fraction per window: not improving */
+    double rise_fraction;              /* the loss gave back this fraction of its progress: rising */
+    double lr_high_ratio;              /* median update ratio above it: too fast */
+    double slow_ratio;                 /* median update ratio (at the base lr) below it: slow */
+    double input_max;                  /* a feature's |mean| or std above it: unscaled input */
+    double input_min;                  /* the inputs' std below it: unscaled input */
 
     /* where the config came from, for messages */
     char source[GS_PATH_MAX];
@@ -162,6 +180,15 @@ const char *cfg_init_name(gs_init_kind k);
 const char *cfg_output_name(gs_output o);
 const char *cfg_norm_name(gs_norm n);
 const char *cfg_optimizer_name(gs_optimizer o);
+const char *cfg_doctor_mode_name(gs_doctor_mode m);
+
+/* cfg with the overrides "section.key=value" applied after everything it
+ * holds, validated: *out (may be cfg) changes only on success. Returns 0 or
+ * GS_ERR_USAGE with the message an invalid --set would give. */
+int cfg_apply_sets(const gs_config *cfg, int n_sets, char *const *sets, gs_config *out);
+/* The value of "section.key" in cfg as the INI text would write it, into
+ * buf; returns 0, or -1 for an unknown key. */
+int cfg_value_text(const gs_config *cfg, const char *section_key, char *buf, size_t n);
 
 /* The divisors of n nearest to g: the largest below g (1 if none) and the
  * least at or above it (n if none); for messages that suggest one. */

@@ -16,7 +16,7 @@
 
 typedef enum {
     GS_V_HEALTHY, GS_V_VANISHING, GS_V_EXPLODING, GS_V_SATURATED,
-    GS_V_DEAD, GS_V_SYMMETRIC, GS_V_NONFINITE, GS_N_VERDICTS
+    GS_V_DEAD, GS_V_SYMMETRIC, GS_V_NONFINITE, GS_V_FROZEN, GS_N_VERDICTS
 } gs_verdict;
 
 /* The statistics of one layer at one record, in a fixed order: the
@@ -52,17 +52,24 @@ const char *stats_verdict_name(gs_verdict v);
 void stats_compute(const gs_net *net, const gs_act_acc *acc, const double *upd_sq,
                    const double *w_norm_sq, float *st);
 
-/* Per-layer verdicts (n_layers) from the statistics and the thresholds in cfg. */
+/* Per-layer verdicts (n_layers) from the statistics and the thresholds in cfg,
+ * at the base learning rate cfg->lr. */
 void stats_diagnose(const gs_net *net, const gs_config *cfg, const float *st, int *verdict);
+/* The same for a record taken at learning rate lr: the frozen threshold
+ * scales with lr / cfg->lr, so that a schedule's decay is not "frozen". */
+void stats_diagnose_at(const gs_net *net, const gs_config *cfg, double lr, const float *st, int *verdict);
 
 /* Added for inspect and tests: the verdict of one layer from its statistics
  * alone, so that a stored record can be re-diagnosed without the net. */
 typedef struct {
     double vanish_ratio, explode_ratio, explode_norm;
     double saturated_fraction, dead_fraction, symmetric_tol;
+    double frozen_ratio;  /* already scaled to the record's learning rate (0: never frozen) */
 } gs_stats_thresholds;
 
 void stats_thresholds_from_cfg(const gs_config *cfg, gs_stats_thresholds *th);
+/* The thresholds of a record taken at learning rate lr (frozen_ratio x lr / cfg->lr). */
+void stats_thresholds_at(const gs_config *cfg, double lr, gs_stats_thresholds *th);
 
 /* s: one layer's row of st (GS_N_STATS). is_last: the output layer (ratio 1
  * by definition). symmetric / weights_finite: what stats_diagnose measures on
@@ -73,11 +80,34 @@ gs_verdict stats_verdict_of(const float *s, int is_last, int symmetric, int weig
 /* The verdict named `name`, or -1. */
 int stats_verdict_from_name(const char *name);
 
+/* What the training data looked like at start-up (audit.h computes it):
+ * over every value of the whole training set, after [data] scale. */
+typedef struct {
+    int64_t rows;           /* N (0: no audit recorded) */
+    int dim;                /* D */
+    double scale;           /* [data] scale in effect */
+    int integer_valued;     /* every value, before the scale, is a whole number */
+    double mean, std, min, max;
+    float *f_mean, *f_std, *f_min, *f_max; /* (dim) each: per feature */
+} gs_input_audit;
+
+/* One repair the doctor made ([doctor] mode = repair). */
+#define GS_REPAIR_TEXT 256
+typedef struct {
+    int64_t step;           /* the step at which the symptom was confirmed */
+    int64_t resumed_at;     /* where training went on: 0 = re-initialized from the seed */
+    char symptom[32];
+    char evidence[GS_REPAIR_TEXT];
+    char remedy[GS_REPAIR_TEXT]; /* the overrides applied, "section.key=value" separated by spaces */
+} gs_repair;
+
 /* The growing history a run records and a checkpoint stores. */
 typedef struct {
     int n_layers;
     int64_t n_loss, cap_loss;
     float *loss;            /* (n_loss): training loss of every step */
+    float *acc;             /* (n_loss): training accuracy of every step (NaN: not recorded) */
+    float *lr;              /* (n_loss): learning rate of every step (NaN: not recorded) */
     int64_t n_eval, cap_eval;
     int64_t *eval_step;     /* (n_eval) */
     float *eval_epoch, *eval_loss, *eval_acc; /* test set (training set without one) */
@@ -85,7 +115,11 @@ typedef struct {
     int64_t n_rec, cap_rec;
     int64_t *rec_step;      /* (n_rec) */
     float *rec;             /* (n_rec, GS_N_STATS, n_layers): field-major per record */
+    int *rec_verdict;       /* (n_rec, n_layers): each record's verdicts (-1: not recorded) */
     int *verdict;           /* (n_layers): at the last record */
+    gs_input_audit audit;
+    int n_repairs, cap_repairs;
+    gs_repair *repairs;     /* (n_repairs) */
 } gs_history;
 
 int hist_init(gs_history *h, int n_layers);
@@ -95,8 +129,20 @@ void hist_free(gs_history *h);
  * in the step loop. */
 int hist_reserve(gs_history *h, int64_t n_loss, int64_t n_eval, int64_t n_rec);
 int hist_push_loss(gs_history *h, float loss);
+/* A step's loss, training accuracy and learning rate. */
+int hist_push_step(gs_history *h, float loss, float acc, float lr);
 int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float acc, float vloss, float vacc);
 /* st is (n_layers, GS_N_STATS) as stats_compute writes it. */
 int hist_push_stats(gs_history *h, int64_t step, const float *st, const int *verdict);
+int hist_push_repair(gs_history *h, const gs_repair *r);
+/* The statistics of record r as (n_layers, GS_N_STATS) rows into st. */
+void hist_record_stats(const gs_history *h, int64_t r, float *st);
+/* dst (initialized, any layer count) becomes a copy of src's first n_loss
+ * steps, n_eval evaluations and n_rec records, with src's audit and
+ * repairs: a rollback of the history to an earlier step. */
+int hist_copy(gs_history *dst, const gs_history *src, int64_t n_loss, int64_t n_eval, int64_t n_rec);
+/* The audit into dst (whose arrays are reallocated). */
+int audit_copy(gs_input_audit *dst, const gs_input_audit *src);
+void audit_free(gs_input_audit *a);
 
 #endif

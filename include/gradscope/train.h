@@ -107,6 +107,30 @@ int trainer_read_checkpoint(gs_trainer *t, const char *path, gs_train_state *st)
  * not belong to this run (another seed, a position past this data's end). */
 int trainer_resume_at(gs_trainer *t, const gs_train_state *st);
 
+/* A copy of the trainer's state at one step, for the doctor's rollback:
+ * parameters, optimizer state, batch norm's running statistics, the
+ * position and the history's lengths. Each rank keeps its own (a sharded
+ * optimizer's state is this rank's range). */
+typedef struct {
+    gs_train_state state;
+    int64_t n_loss, n_eval, n_rec;
+    size_t n_params, n_running;
+    float *params, *momentum, *moment2, *running;
+    int valid;
+} gs_snapshot;
+/* Sized for t's network (before the step loop: taking one allocates nothing). */
+int trainer_snapshot_alloc(const gs_trainer *t, gs_snapshot *s);
+void trainer_snapshot_take(const gs_trainer *t, gs_snapshot *s);
+/* Back to snapshot s, taken of a trainer with the same network and
+ * optimizer, with h (the history then, at least as long) cut to its
+ * lengths; this trainer's input audit is kept. Collective. */
+int trainer_snapshot_restore(gs_trainer *t, const gs_snapshot *s, const gs_history *h);
+void trainer_snapshot_free(gs_snapshot *s);
+/* The repairs of h, or one more, into this trainer's history (which the
+ * next checkpoint writes). */
+int trainer_adopt_repairs(gs_trainer *t, const gs_history *h);
+int trainer_add_repair(gs_trainer *t, const gs_repair *r);
+
 /* For the benchmark: the exchange of a step without statistics alone (its
  * reduction and publication, on the gradient in place), and the update of
  * this rank's range as such a step makes it (with the norms that the

@@ -1,0 +1,203 @@
+/*
+ * cmd_train_doctor.c — the doctor inside `gradscope train` (cmd_train_doctor.h).
+ *
+ * Every rank keeps its own doctor, fed the same history (the statistics are
+ * of the summed gradient and the loss of the global batch), so every rank
+ * reaches the same verdicts; what repair mode does is nonetheless rank 0's
+ * decision, broadcast, so that no rank can ever act alone. Rank 0 prints.
+ */
+#include "cmd_train_doctor.h"
+#include "gradscope/ckpt.h"
+#include "gradscope/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int run_doctor_start(run_doctor *rd, gs_trainer *t, const gs_config *cfg, const gs_dist *d)
+{
+    doctor_replay(&rd->doc, cfg, trainer_history(t));
+    trainer_snapshot_free(&rd->snap);
+    int rc = 0;
+    if (cfg->doctor_mode == GS_DOCTOR_REPAIR) {
+        rc = trainer_snapshot_alloc(t, &rd->snap);
+        if (!rc) /* where the run starts (or resumes) is the first state to go back to */
+            trainer_snapshot_take(t, &rd->snap);
+    }
+    return dist_agree(d, rc);
+}
+
+int run_doctor_record(run_doctor *rd, gs_trainer *t, const gs_config *cfg, const gs_dist *d, int *repair_now)
+{
+    const gs_history *h = trainer_history(t);
+    const float *st;
+    const int *verdict, *prev;
+    trainer_diagnosis(t, &st, &verdict, &prev);
+    gs_doctor *doc = &rd->doc;
+    doctor_observe(doc, h, h->n_rec - 1);
+    if (d->rank == 0)
+        doctor_print_changes(stdout, doc, st, doc->last_step);
+    if (cfg->doctor_mode == GS_DOCTOR_REPAIR && doc->clean && rd->snap.params)
+        trainer_snapshot_take(t, &rd->snap);
+    int repair = 0;
+    if (doc->new_problem >= 0 && cfg->doctor_mode != GS_DOCTOR_OFF) {
+        if (d->rank == 0) {
+            doctor_advise(doc, cfg, h, doc->new_problem, &rd->advice);
+            doctor_print_problem(stdout, doc, &rd->advice, doc->last_step, &rd->said);
+        }
+        repair = cfg->doctor_mode == GS_DOCTOR_REPAIR;
+    }
+    if (d->rank == 0)
+        fflush(stdout);
+    int rc = cfg->doctor_mode == GS_DOCTOR_REPAIR && d->size > 1 ? dist_bcast(d, &repair, 1, MPI_INT, 0) : 0;
+    *repair_now = repair;
+    return rc;
+}
+
+/* The top remedy of the first declared problem (in priority order) that
+ * has one: 0 and *chosen, or -1 when none has. */
+static int choose(run_doctor *rd, const gs_config *cfg, const gs_history *h, gs_remedy *chosen)
+{
+    for (int s = 0; s < GS_N_SYMPTOMS; s++) {
+        if (!rd->doc.sym[s].problem)
+            continue;
+        doctor_advise(&rd->doc, cfg, h, s, &rd->advice);
+        if (rd->advice.n_remedies > 0) {
+            *chosen = rd->advice.remedy[0];
+            return s;
+        }
+    }
+    return -1;
+}
+
+/* No repair left: the report, on rank 0. */
+static void exhausted(run_doctor *rd, const gs_config *cfg, const gs_history *h, int symptom)
+{
+    fprintf(stderr, "gradscope: doctor: %s at step %lld and %s; exit %d\n",
+            doctor_symptom_name(rd->doc.primary), (long long)rd->doc.last_step,
+            symptom < 0 ? "no remedy left that the run has not tried or does not already use"
+                        : "no repair left ([doctor] max_repairs reached)",
+            GS_ERR_DOCTOR);
+    doctor_advise(&rd->doc, cfg, h, -1, &rd->advice);
+    printf("doctor's report:\n");
+    doctor_print_report(stdout, &rd->doc, &rd->advice, h);
+    fflush(stdout);
+}
+
+int run_doctor_repair(run_doctor *rd, gs_trainer **t, gs_config *cfg, const gs_dist *d)
+{
+    const gs_history *h = trainer_history(*t);
+    /* rank 0's choice, for every rank */
+    struct {
+        int symptom;
+        gs_remedy remedy;
+    } pick;
+    memset(&pick, 0, sizeof pick);
+    pick.symptom = choose(rd, cfg, h, &pick.remedy);
+    int rc = d->size > 1 ? dist_bcast(d, &pick, sizeof pick, MPI_BYTE, 0) : 0;
+    if (rc)
+        return rc;
+    if (pick.symptom < 0 || h->n_repairs >= cfg->max_repairs) {
+        if (d->rank == 0)
+            exhausted(rd, cfg, h, pick.symptom);
+        return GS_ERR_DOCTOR;
+    }
+
+    gs_repair rep;
+    memset(&rep, 0, sizeof rep);
+    rep.step = rd->doc.last_step;
+    snprintf(rep.symptom, sizeof rep.symptom, "%s", doctor_symptom_name(pick.symptom));
+    snprintf(rep.evidence, sizeof rep.evidence, "%s", rd->doc.sym[pick.symptom].evidence);
+    doctor_remedy_text(&pick.remedy, " ", rep.remedy, sizeof rep.remedy);
+    char *sets[GS_REMEDY_SETS];
+    for (int k = 0; k < pick.remedy.n_set; k++)
+        sets[k] = pick.remedy.set[k];
+    /* (validated when the remedy was chosen: the same config on every rank) */
+    if ((rc = cfg_apply_sets(cfg, pick.remedy.n_set, sets, cfg)))
+        return rc;
+    const int rollback = !doctor_remedy_reinits(&pick.remedy) && rd->snap.valid;
+
+    /* the history so far outlives the trainer it belongs to */
+    gs_history saved;
+    memset(&saved, 0, sizeof saved);
+    rc = hist_copy(&saved, h, h->n_loss, h->n_eval, h->n_rec);
+    if ((rc = dist_agree(d, rc))) {
+        hist_free(&saved);
+        return rc;
+    }
+    trainer_free(*t);
+    *t = NULL;
+    if (!(rc = trainer_create(t, cfg, d))) {
+        if (rollback) {
+            rc = trainer_snapshot_restore(*t, &rd->snap, &saved);
+            rep.resumed_at = rd->snap.state.step;
+        } else {
+            rc = dist_agree(d, trainer_adopt_repairs(*t, &saved));
+        }
+    }
+    if (!rc)
+        rc = dist_agree(d, trainer_add_repair(*t, &rep));
+    hist_free(&saved);
+    if (!rc)
+        rc = run_doctor_start(rd, *t, cfg, d);
+    if (rc)
+        return rc;
+    if (d->rank == 0) {
+        doctor_print_repair(stdout, &rep, trainer_history(*t)->n_repairs, cfg->max_repairs);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+int run_doctor_apply_recorded(const gs_dist *d, gs_config *cfg, const char *path)
+{
+    /* rank 0 reads the overrides; every rank applies the same text */
+    char *text = NULL;
+    long long len = 0;
+    int rc = 0;
+    if (d->rank == 0) {
+        gs_ckpt_info *info = gs_malloc(1, sizeof *info, "checkpoint info");
+        gs_history h;
+        memset(&h, 0, sizeof h);
+        rc = info ? ckpt_read_info(path, info, &h, NULL) : GS_ERR_RUNTIME;
+        const size_t cap = (size_t)h.n_repairs * (GS_REPAIR_TEXT + 1) + 1;
+        if (!rc && !(text = gs_calloc(cap, 1, "recorded repairs")))
+            rc = GS_ERR_RUNTIME;
+        for (int i = 0; !rc && i < h.n_repairs; i++)
+            len += snprintf(text + len, cap - (size_t)len, "%s%s", i ? " " : "", h.repairs[i].remedy);
+        if (!rc && h.n_repairs)
+            printf("resume: the %d repair%s recorded in %s: --set %s\n", h.n_repairs, h.n_repairs > 1 ? "s" : "", path,
+                   text);
+        hist_free(&h);
+        free(info);
+    }
+    if ((rc = dist_agree(d, rc)) || (rc = dist_bcast(d, &len, 1, MPI_LONG_LONG, 0))) {
+        free(text);
+        return rc;
+    }
+    if (len == 0) {
+        free(text);
+        return 0;
+    }
+    if (d->rank != 0 && !(text = gs_calloc((size_t)len + 1, 1, "recorded repairs")))
+        rc = GS_ERR_RUNTIME;
+    if ((rc = dist_agree(d, rc)) || (rc = dist_bcast(d, text, (size_t)len, MPI_CHAR, 0))) {
+        free(text);
+        return rc;
+    }
+    int n = 0;
+    char **sets = gs_calloc((size_t)len / 2 + 1, sizeof *sets, "recorded repairs");
+    for (char *save, *tok = sets ? strtok_r(text, " ", &save) : NULL; tok; tok = strtok_r(NULL, " ", &save))
+        sets[n++] = tok;
+    rc = sets ? cfg_apply_sets(cfg, n, sets, cfg) : GS_ERR_RUNTIME;
+    if (rc == GS_ERR_USAGE) /* the same text, the same error, on every rank */
+        gs_error(GS_ERR_USAGE, "%s: a repair it records does not apply to this config: %s", path, gs_last_error());
+    free(sets);
+    free(text);
+    return rc;
+}
+
+void run_doctor_free(run_doctor *rd)
+{
+    trainer_snapshot_free(&rd->snap);
+}
