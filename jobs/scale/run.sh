@@ -29,7 +29,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 OUT=${OUT:-runs/scale-$(date +%Y%m%d-%H%M%S)}
 PLATFORMS=${PLATFORMS:-fattree-100g ethernet-25g}
 MODELS=${MODELS:-W D}
-RANKS=${RANKS:-1 8 16 64}
+RANKS=${RANKS-1 8 16 64} # empty: only the validation
 STEPS=${STEPS:-5}
 WARMUP=${WARMUP:-1}
 SCALING=${SCALING:-weak strong}
@@ -94,9 +94,12 @@ done
 if [ "$VALIDATE" = 1 ]; then
   for model in W D S; do
     simulate this-machine 2 --models "$model" --tsv "$OUT/sim.tsv" --label this-machine/validate | grep -E "^$model "
-    OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1} \
-      GRADSCOPE_SHARED_MEMORY=0 mpirun -np 2 "$BUILD_DIR/jobs/bench/gradscope-bench" --models "$model" \
-      --steps "$STEPS" --warmup "$WARMUP" --no-bound --overlap "$OVERLAP" --tsv "$OUT/real.tsv" --label real/validate | grep -E "^$model "
+    for rep in 1 2 3; do # the report takes the fastest: the host's other work only slows a run
+      OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1} \
+        GRADSCOPE_SHARED_MEMORY=0 mpirun -np 2 "$BUILD_DIR/jobs/bench/gradscope-bench" --models "$model" \
+        --steps "$STEPS" --warmup "$WARMUP" --no-bound --overlap "$OVERLAP" --tsv "$OUT/real.tsv" --label real/validate \
+        | grep -E "^$model "
+    done
   done
 fi
 
