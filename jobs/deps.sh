@@ -9,10 +9,11 @@ PACKAGES=(
   libhdf5-dev hdf5-tools                # checkpoints and input data (h5dump for humans)
   libinih-dev zlib1g-dev                # config files, gzip'd IDX files
   libcsv-dev libzip-dev                 # gradscope convert csv, convert npz
-  libjansson-dev                        # JSON output (gradscope doctor --json)
+  libjansson-dev                        # JSON output (inspect, eval and doctor --json)
   dataset-fashion-mnist                 # the main job's data
   python3 python3-h5py python3-numpy python3-matplotlib  # plotting and sweep summaries
   python3-torch                         # PyTorch: the oracle of the remedies' layers and optimizers (tests)
+  python3-onnx                          # checks the ONNX file export_torch.py --onnx writes (tests)
   slurm-wlm munge                       # the Slurm job tests run a real controller
   iproute2 util-linux procps            # two-host test, virtual Slurm cluster (ip netns, nsenter, unshare), pgrep
   valgrind clang libclang-rt-14-dev     # leak checks, fuzzing

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build, convert Debian's
 # Fashion-MNIST to HDF5 and train an MLP on 2 local MPI ranks.
-#   jobs/fashion_mnist.sh [NP] [--set section.key=value ...]
+#   jobs/fashion_mnist.sh [NP] [--set section.key=value ...] [--resume auto]
+# Run again, it starts afresh: it passes --overwrite, which deletes the
+# previous run's checkpoints in runs/fashion-mnist (a demo, not a store;
+# copy a model you want to keep, or pass --resume auto to continue one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NP=2
@@ -18,4 +21,6 @@ mkdir -p data
 # Open MPI refuses root unless told; more ranks than cores need oversubscribe.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
-exec mpirun -np "$NP" $GS train jobs/configs/fashion_mnist.ini "$@"
+fresh=(--overwrite)
+for a in "$@"; do [ "$a" = --resume ] && fresh=(); done
+exec mpirun -np "$NP" $GS train jobs/configs/fashion_mnist.ini "${fresh[@]}" "$@"

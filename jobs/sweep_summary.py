@@ -23,7 +23,6 @@ Exit status: 0 when every run directory had a readable checkpoint, 1 if
 some had none, 2 on bad usage.
 """
 import argparse
-import configparser
 import glob
 import math
 import os
@@ -32,6 +31,9 @@ import sys
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gradscope_ckpt as gc  # noqa: E402  (the checkpoint layout, decoded in one place)
+
 LETTER = {"healthy": "h", "vanishing": "v", "exploding": "x", "saturated": "s",
           "dead": "d", "symmetric": "y", "nonfinite": "n"}
 INIT_ORDER = ["zeros", "constant", "uniform", "normal", "xavier_uniform", "xavier_normal",
@@ -39,26 +41,9 @@ INIT_ORDER = ["zeros", "constant", "uniform", "normal", "xavier_uniform", "xavie
 ACT_ORDER = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
 
 
-def text(x):
-    if isinstance(x, bytes):
-        return x.decode("utf-8", "replace")
-    if isinstance(x, np.ndarray) and x.size == 1:
-        return text(x.reshape(())[()])  # a scalar or one-element string dataset
-    return str(x)
-
-
-def latest_checkpoint(run_dir):
-    """The checkpoint `latest` points at, else the newest ckpt_*.h5."""
-    ptr = os.path.join(run_dir, "latest")
-    if os.path.isfile(ptr):
-        with open(ptr) as f:
-            name = f.read().strip()
-        if name:
-            path = name if os.path.isabs(name) else os.path.join(run_dir, name)
-            if os.path.isfile(path):
-                return path
-    files = sorted(glob.glob(os.path.join(run_dir, "ckpt_*.h5")))
-    return files[-1] if files else None
+text = gc.text
+latest_checkpoint = gc.latest
+parse_config = gc.parse_config
 
 
 def read_status(run_dir):
@@ -67,15 +52,6 @@ def read_status(run_dir):
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
-
-
-def parse_config(cfg_text):
-    cp = configparser.ConfigParser(inline_comment_prefixes=(";", "#"), strict=False)
-    try:
-        cp.read_string(cfg_text)
-    except configparser.Error:
-        return {}
-    return {f"{s}.{k}": v.strip() for s in cp.sections() for k, v in cp[s].items()}
 
 
 def depth_name(n_hidden, dir_depth):
@@ -94,7 +70,7 @@ def read_run(run_dir):
         row["init"], row["activation"], row["depth"] = "-".join(parts[:-2]), parts[-2], parts[-1]
     code = read_status(run_dir)
     path = latest_checkpoint(run_dir)
-    incident = sorted(glob.glob(os.path.join(run_dir, "nonfinite_*.h5")))
+    incident = gc.incidents(run_dir)
     if code == 5 and incident:
         path = incident[-1]  # where it blew up says more than the last good step
     if path is None:

@@ -4,11 +4,13 @@
  * files a run directory holds, the listing of its checkpoints, and the
  * silencing and wording of HDF5's errors.
  */
+#include "gradscope/ckpt.h"
 #include "gradscope/common.h"
 #include "gradscope/config.h"
 #include "ckpt_path.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,3 +112,88 @@ long long *ckpt_list_steps_of(const char *dir, const char *prefix, int remove_tm
     return steps;
 }
 
+
+/* The kinds of file a run directory holds that are gradscope's. */
+enum { F_OTHER, F_CKPT, F_BEST, F_INCIDENT, F_LATEST, F_TMP };
+
+static int kind_of(const char *name, long long *step)
+{
+    size_t len = strlen(name);
+    if (ckpt_parse_name(name, CKPT_PREFIX, step))
+        return F_CKPT;
+    if (ckpt_parse_name(name, CKPT_BEST, step))
+        return F_BEST;
+    if (ckpt_parse_name(name, CKPT_INCIDENT, step))
+        return F_INCIDENT;
+    if (!strcmp(name, CKPT_LATEST))
+        return F_LATEST;
+    if (len > 4 && !strcmp(name + len - 4, ".tmp") &&
+        (!strncmp(name, CKPT_PREFIX "_", 5) || !strncmp(name, CKPT_BEST "_", 5) ||
+         !strncmp(name, CKPT_INCIDENT "_", 10) || !strcmp(name, CKPT_LATEST ".tmp")))
+        return F_TMP;
+    return F_OTHER;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
+
+void ckpt_run_dir(const char *dir, gs_run_dir *out)
+{
+    memset(out, 0, sizeof *out);
+    out->newest_step = -1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long long step;
+        switch (kind_of(e->d_name, &step)) {
+        case F_CKPT:
+            out->n_ckpt++;
+            out->newest_step = step > out->newest_step ? step : out->newest_step;
+            break;
+        case F_BEST: out->n_best++; break;
+        case F_INCIDENT:
+            if (out->n_incident < 8)
+                snprintf(out->incidents[out->n_incident], sizeof out->incidents[0], "%.63s", e->d_name);
+            out->n_incident++;
+            break;
+        case F_LATEST: out->has_latest = 1; break;
+        case F_TMP: out->n_tmp++; break;
+        }
+    }
+    closedir(d);
+    qsort(out->incidents, (size_t)(out->n_incident < 8 ? out->n_incident : 8), sizeof out->incidents[0], cmp_name);
+}
+
+int ckpt_clear_run_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : gs_error(GS_ERR_RUNTIME, "cannot read run directory %s: %s", dir, strerror(errno));
+    struct dirent *e;
+    char p[GS_PATH_MAX + 300];
+    int n = 0, rc = 0;
+    while ((e = readdir(d)) && !rc) {
+        long long step;
+        if (kind_of(e->d_name, &step) == F_OTHER)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) != 0)
+            rc = gs_error(GS_ERR_RUNTIME, "cannot remove %s: %s", p, strerror(errno));
+        n++;
+    }
+    closedir(d);
+    return rc ? -1 : n;
+}
+
+const char *ckpt_position_text(const gs_train_state *st, char *buf, size_t n)
+{
+    if (st->step == 0)
+        snprintf(buf, n, "step 0 (before the first epoch)");
+    else if (st->batch_in_epoch == 0)
+        snprintf(buf, n, "step %lld (end of epoch %lld)", (long long)st->step, (long long)st->epoch);
+    else
+        snprintf(buf, n, "step %lld (epoch %lld, batch %lld)", (long long)st->step, (long long)st->epoch + 1,
+                 (long long)st->batch_in_epoch);
+    return buf;
+}

@@ -7,6 +7,8 @@
 #ifndef GRADSCOPE_CKPT_PATH_H
 #define GRADSCOPE_CKPT_PATH_H
 
+#include "gradscope/ckpt.h"
+
 #include <hdf5.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +16,8 @@
 #define CKPT_LAYER_FMT "layer_%03d"   /* /model/layer_000 ... */
 #define CKPT_PREFIX "ckpt"            /* DIR/ckpt_00000040.h5 */
 #define CKPT_LATEST "latest"          /* DIR/latest holds the file name of the newest */
+#define CKPT_BEST GS_CKPT_BEST         /* DIR/best_00000040.h5 */
+#define CKPT_INCIDENT GS_CKPT_INCIDENT /* DIR/nonfinite_00000040.h5 */
 
 /* HDF5 prints its error stack by default; gradscope reports its own
  * messages. Save the handler and silence it; restore it before returning. */

@@ -603,6 +603,12 @@ static int r_history(const rfile *r, gs_history *h, int L)
         h->verdict[l] = k;
     }
     free(v);
+    for (hsize_t i = 0; i < ne; i++) /* (no validation split recorded) */
+        h->eval_vloss[i] = h->eval_vacc[i] = NAN;
+    if (r->version >= 4 && ne &&
+        (r_exact(r, "/history/eval/validation_loss", H5T_FLOAT, 1, want_e, H5T_NATIVE_FLOAT, h->eval_vloss) ||
+         r_exact(r, "/history/eval/validation_accuracy", H5T_FLOAT, 1, want_e, H5T_NATIVE_FLOAT, h->eval_vacc)))
+        return GS_ERR_CKPT;
     h->n_loss = (int64_t)nl;
     h->n_eval = (int64_t)ne;
     h->n_rec = (int64_t)nr;
@@ -614,6 +620,60 @@ static int r_begin(rfile *r, const char *path, gs_ckpt_info *info)
 {
     if (r_open(r, path) || r_header(r, info) || r_layers(r, info))
         return GS_ERR_CKPT;
+    info->normalize = r->version >= 4 && H5Lexists(r->file, "/data", H5P_DEFAULT) > 0 &&
+                      H5Lexists(r->file, "/data/normalize", H5P_DEFAULT) > 0;
+    return 0;
+}
+
+int ckpt_read_normalize(const char *path, int dim, float *mean, float *std)
+{
+    ckpt_h5_quiet q;
+    ckpt_h5_silence(&q);
+    rfile r;
+    const hsize_t d[1] = {(hsize_t)dim};
+    int rc = r_open(&r, path) || r_header(&r, NULL) ? GS_ERR_CKPT : 0;
+    if (!rc && (r.version < 4 || H5Lexists(r.file, "/data", H5P_DEFAULT) <= 0 ||
+                H5Lexists(r.file, "/data/normalize", H5P_DEFAULT) <= 0))
+        rc = r_fail(&r, "its config has [data] normalize = standardize, but it holds no /data/normalize");
+    if (!rc)
+        rc = r_exact(&r, "/data/normalize/mean", H5T_FLOAT, 1, d, H5T_NATIVE_FLOAT, mean);
+    if (!rc)
+        rc = r_exact(&r, "/data/normalize/std", H5T_FLOAT, 1, d, H5T_NATIVE_FLOAT, std);
+    for (int j = 0; j < dim && !rc; j++)
+        if (!(std[j] > 0.0f) || !isfinite(std[j]) || !isfinite(mean[j]))
+            rc = r_fail(&r, "/data/normalize: feature %d has mean %g and std %g; expected finite values, std > 0", j,
+                        (double)mean[j], (double)std[j]);
+    r_close(&r);
+    ckpt_h5_restore(&q);
+    return rc;
+}
+
+int ckpt_read_classes(const char *path, char ***names, int *n)
+{
+    *names = NULL;
+    *n = 0;
+    ckpt_h5_quiet q;
+    ckpt_h5_silence(&q);
+    rfile r;
+    char *buf = NULL;
+    hsize_t k = 0;
+    size_t stride;
+    int rc = r_open(&r, path) || r_header(&r, NULL) ? GS_ERR_CKPT : 0;
+    if (!rc && r.version >= 4 && H5Lexists(r.file, "/data", H5P_DEFAULT) > 0 &&
+        H5Lexists(r.file, "/data/classes", H5P_DEFAULT) > 0)
+        rc = r_strings(&r, "/data/classes", -1, &buf, &k, &stride);
+    r_close(&r);
+    ckpt_h5_restore(&q);
+    if (rc || !buf)
+        return rc;
+    char **v = gs_calloc(k ? k : 1, sizeof *v, "class names");
+    for (hsize_t i = 0; v && i < k; i++)
+        v[i] = strdup(buf + i * stride);
+    free(buf);
+    if (!v)
+        return GS_ERR_RUNTIME;
+    *names = v;
+    *n = (int)k;
     return 0;
 }
 
@@ -634,6 +694,35 @@ int ckpt_read_info(const char *path, gs_ckpt_info *info, gs_history *hist, gs_tr
     return rc;
 }
 
+int ckpt_info_matches(const gs_ckpt_info *info, const gs_net *net, int standardize, char *why, size_t n)
+{
+    const int adam = net->moment2 != NULL, file_adam = strcmp(info->optimizer, "sgd") != 0;
+    if (info->n_layers != net->n_layers)
+        return snprintf(why, n, "has %d layers but the config makes %d", info->n_layers, net->n_layers);
+    if (info->residual != net->residual)
+        return snprintf(why, n, "has residual blocks of %d layers but the config makes them %d ([model] residual)",
+                        info->residual, net->residual);
+    if (adam != file_adam)
+        return snprintf(why, n, "holds the state of optimizer %s, which the config's %s cannot continue "
+                        "([optimizer] type)", info->optimizer, adam ? "adam" : "sgd");
+    for (int l = 0; l < net->n_layers; l++) {
+        const gs_layer *ly = &net->layer[l];
+        if (info->n_out[l] != ly->n_out || info->n_in[l] != ly->n_in)
+            return snprintf(why, n, "/model/" CKPT_LAYER_FMT "/weight is [%d, %d] but the config makes it [%d, %d]",
+                            l, info->n_out[l], info->n_in[l], ly->n_out, ly->n_in);
+        if (strcmp(info->act[l], cfg_act_name(ly->act)) != 0)
+            return snprintf(why, n, "/model/" CKPT_LAYER_FMT " has activation %s but the config makes it %s", l,
+                            info->act[l], cfg_act_name(ly->act));
+        if (strcmp(info->norm[l], cfg_norm_name(ly->norm)) != 0)
+            return snprintf(why, n, "/model/" CKPT_LAYER_FMT " has norm %s but the config makes it %s ([model] norm)",
+                            l, info->norm[l], cfg_norm_name(ly->norm));
+    }
+    if (standardize >= 0 && (info->normalize != 0) != (standardize != 0))
+        return snprintf(why, n, "was trained %s standardized inputs, but the config has [data] normalize = %s",
+                        info->normalize ? "on" : "without", standardize ? "standardize" : "none");
+    return 0;
+}
+
 int ckpt_read(const char *path, gs_net *net, gs_history *hist, gs_train_state *state)
 {
     return ckpt_read_to(path, net, net->params, hist, state);
@@ -648,34 +737,14 @@ int ckpt_read_to(const char *path, gs_net *net, float *params, gs_history *hist,
     ckpt_h5_silence(&q);
     rfile r;
     int rc = r_begin(&r, path, info);
-    const int adam = net->moment2 != NULL, file_adam = strcmp(info->optimizer, "sgd") != 0;
-    if (!rc && info->n_layers != net->n_layers)
-        rc = r_fail(&r, "has %d layers but the config makes %d", info->n_layers, net->n_layers);
-    if (!rc && info->residual != net->residual)
-        rc = r_fail(&r, "has residual blocks of %d layers but the config makes them %d ([model] residual)",
-                    info->residual, net->residual);
-    if (!rc && adam != file_adam)
-        rc = r_fail(&r, "holds the state of optimizer %s, which the config's %s cannot continue ([optimizer] type)",
-                    info->optimizer, adam ? "adam" : "sgd");
+    const int adam = net->moment2 != NULL;
+    char why[512];
+    if (!rc && ckpt_info_matches(info, net, -1, why, sizeof why))
+        rc = r_fail(&r, "%s", why);
     for (int l = 0; l < net->n_layers && !rc; l++) {
         const gs_layer *ly = &net->layer[l];
         char base[64], p[96];
         snprintf(base, sizeof base, CKPT_LAYER_FMT, l);
-        if (info->n_out[l] != ly->n_out || info->n_in[l] != ly->n_in) {
-            rc = r_fail(&r, "/model/%s/weight is [%d, %d] but the config makes it [%d, %d]", base, info->n_out[l],
-                        info->n_in[l], ly->n_out, ly->n_in);
-            break;
-        }
-        if (strcmp(info->act[l], cfg_act_name(ly->act)) != 0) {
-            rc = r_fail(&r, "/model/%s has activation %s but the config makes it %s", base, info->act[l],
-                        cfg_act_name(ly->act));
-            break;
-        }
-        if (strcmp(info->norm[l], cfg_norm_name(ly->norm)) != 0) {
-            rc = r_fail(&r, "/model/%s has norm %s but the config makes it %s ([model] norm)", base, info->norm[l],
-                        cfg_norm_name(ly->norm));
-            break;
-        }
         /* the parameters, then the optimizer's state in the same layout */
         const hsize_t wd[2] = {(hsize_t)ly->n_out, (hsize_t)ly->n_in}, bd[1] = {(hsize_t)ly->n_out};
         static const char *const names[4] = { "weight", "bias", "gamma", "beta" };

@@ -18,6 +18,7 @@
 #include "gradscope/provenance.h"
 #include "ckpt_path.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -321,7 +322,12 @@ static int w_history(const wfile *w, const gs_history *h, int n_layers)
         w_dataset(w, "/history/eval/accuracy", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, ne, 1, H5S_ALL,
                   h->eval_acc ? (const void *)h->eval_acc : &f0, NULL) ||
         w_dataset(w, "/history/stats/step", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, nr, 1, H5S_ALL,
-                  h->rec_step ? (const void *)h->rec_step : &i0, NULL))
+                  h->rec_step ? (const void *)h->rec_step : &i0, NULL) ||
+        /* (format 4) the validation split's: NaN where there is none */
+        w_dataset(w, "/history/eval/validation_loss", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, ne, 1, H5S_ALL,
+                  h->eval_vloss ? (const void *)h->eval_vloss : &f0, NULL) ||
+        w_dataset(w, "/history/eval/validation_accuracy", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, ne, 1, H5S_ALL,
+                  h->eval_vacc ? (const void *)h->eval_vacc : &f0, NULL))
         return GS_ERR_RUNTIME;
 
     /* h->rec is (n_rec, GS_N_STATS, L); field f is the slab [:, f, :] */
@@ -422,9 +428,26 @@ static int w_repairs(const wfile *w, const gs_history *h)
     return rc;
 }
 
+/* (format 4) /data: the input statistics and the class names, each only
+ * where the run has them. */
+static int w_data(const wfile *w, const gs_ckpt_data *data)
+{
+    if (!data)
+        return 0;
+    const hsize_t d[1] = {(hsize_t)data->dim};
+    if (data->mean && (w_dataset(w, "/data/normalize/mean", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, 0, H5S_ALL,
+                                 data->mean, NULL) ||
+                       w_dataset(w, "/data/normalize/std", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, 0, H5S_ALL,
+                                 data->std, NULL)))
+        return GS_ERR_RUNTIME;
+    if (data->classes && data->n_classes > 0)
+        return w_strings(w, "/data/classes", (const char *const *)data->classes, data->n_classes);
+    return 0;
+}
+
 /* Write the whole checkpoint to `path`, flushed and closed. */
 static int write_file(const char *path, const gs_config *cfg, const gs_net *net, const gs_history *hist,
-                      const gs_train_state *state)
+                      const gs_train_state *state, const gs_ckpt_data *data)
 {
     wfile w = {H5I_INVALID_HID, H5I_INVALID_HID, path};
     gs_history empty;
@@ -451,7 +474,7 @@ static int write_file(const char *path, const gs_config *cfg, const gs_net *net,
     if ((rc = w_root_attrs(&w, state)) || (rc = w_model_attrs(&w, cfg)) || (rc = w_config(&w, cfg)) ||
         (rc = w_model(&w, net)) ||
         (rc = w_state(&w, state)) || (rc = w_history(&w, hist, net->n_layers)) || (rc = w_audit(&w, &hist->audit)) ||
-        (rc = w_repairs(&w, hist)))
+        (rc = w_repairs(&w, hist)) || (rc = w_data(&w, data)))
         goto done;
     if (H5Fflush(w.file, H5F_SCOPE_GLOBAL) < 0)
         rc = w_fail(&w, "the file", "flush");
@@ -568,6 +591,25 @@ static void prune(const char *dir, long long step, int keep)
     free(steps);
 }
 
+/* Only the newest best_<step>.h5 (`keep`) stays. */
+static void prune_best(const char *dir, const char *keep)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[GS_PATH_MAX + 300];
+    long long step;
+    while ((e = readdir(d)))
+        if (ckpt_parse_name(e->d_name, CKPT_BEST, &step) && strcmp(e->d_name, keep) != 0) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (unlink(p) != 0)
+                fprintf(stderr, "gradscope: warning: cannot remove the earlier best checkpoint %s: %s\n", p,
+                        strerror(errno));
+        }
+    closedir(d);
+}
+
 static void test_pause(void)
 {
     const char *s = getenv("GRADSCOPE_TEST_CKPT_PAUSE");
@@ -594,6 +636,13 @@ int ckpt_write(const char *dir, const char *tag, const gs_config *cfg, const gs_
                const gs_history *hist, const gs_train_state *state, int keep,
                char *out_path, size_t out_path_size)
 {
+    return ckpt_write_data(dir, tag, cfg, net, hist, state, NULL, keep, out_path, out_path_size);
+}
+
+int ckpt_write_data(const char *dir, const char *tag, const gs_config *cfg, const gs_net *net,
+                    const gs_history *hist, const gs_train_state *state, const gs_ckpt_data *data, int keep,
+                    char *out_path, size_t out_path_size)
+{
     if (!dir || !*dir)
         return gs_error(GS_ERR_USAGE, "ckpt: no checkpoint directory given");
     const char *prefix = tag ? tag : CKPT_PREFIX;
@@ -611,7 +660,7 @@ int ckpt_write(const char *dir, const char *tag, const gs_config *cfg, const gs_
             if (i >= 0)
                 return gs_error(GS_ERR_NONFINITE,
                                 "ckpt: refusing to write a checkpoint at step %lld: %s[%lld] is %g "
-                                "(the previous checkpoint is kept)",
+                                "(nothing was written)",
                                 (long long)state->step, which[k], i, (double)bufs[k][i]);
         }
     }
@@ -627,7 +676,7 @@ int ckpt_write(const char *dir, const char *tag, const gs_config *cfg, const gs_
 
     ckpt_h5_quiet q;
     ckpt_h5_silence(&q);
-    rc = write_file(tmp, cfg, net, hist, state);
+    rc = write_file(tmp, cfg, net, hist, state, data);
     ckpt_h5_restore(&q);
     if (!rc)
         rc = fsync_path(tmp, 0);
@@ -648,6 +697,8 @@ int ckpt_write(const char *dir, const char *tag, const gs_config *cfg, const gs_
         if ((rc = write_latest(dir, name)))
             return rc;
         prune(dir, (long long)state->step, keep);
+    } else if (!strcmp(tag, CKPT_BEST)) {
+        prune_best(dir, name);
     }
     if (out_path && out_path_size)
         snprintf(out_path, out_path_size, "%s", fin);

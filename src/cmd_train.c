@@ -1,5 +1,5 @@
 /*
- * cmd_train.c — `gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto]`
+ * cmd_train.c — `gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto] [--overwrite]`
  *
  * The driver: decides exits (on every rank, never leaving one in a
  * collective), prints progress on rank 0, evaluates, checkpoints, resumes,
@@ -48,6 +48,13 @@ typedef struct {
     gs_config *cfg;
     const gs_dist *d;
     run_doctor doc;
+    char last_ckpt[GS_PATH_MAX + 64]; /* rank 0: the newest resume point of this run on disk ("" = none) */
+    /* the monitored loss (validation, else test, else training): its lowest
+     * so far, where, and the evaluations since (keep_best, early_stop_patience) */
+    double best_loss;
+    int64_t best_step;
+    int since_best;
+    int started;                      /* past start-up and resume: the run's own checkpoints are what it has */
 } run_ctx;
 
 /* run()'s answer when repair mode must repair before going on */
@@ -81,11 +88,14 @@ static int failed(const gs_dist *d, int rc, const char *what, int once)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto]\n"
-               "  CONFIG            INI file (every key: gradscope config --doc)\n"
+    fprintf(f, "usage: gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto] [--overwrite]\n"
+               "  CONFIG            INI file; every key, its default and meaning: gradscope config --doc\n"
                "  --set S.K=V       override one key, e.g. --set optimizer.lr=0.01 (repeatable)\n"
                "  --resume PATH     continue from a checkpoint file\n"
-               "  --resume auto     continue from the newest valid checkpoint in [checkpoint] dir, or start fresh\n");
+               "  --resume auto     continue from the newest valid checkpoint of this model in [checkpoint] dir,\n"
+               "                    or start fresh where it holds none\n"
+               "  --overwrite       start afresh in a [checkpoint] dir that holds an earlier run's checkpoints,\n"
+               "                    deleting them (a new run is refused there otherwise)\n");
 }
 
 /* Test-only fault injection: GRADSCOPE_TEST_FAULT="RANK:STEP:KIND", KIND =
@@ -157,6 +167,8 @@ static int write_checkpoint(run_ctx *r, const char *tag, char *path, size_t path
     int rc = trainer_checkpoint(r->t, tag, status, path, path_size);
     if (rc)
         failed(r->d, rc, "checkpoint", 0);
+    else if (!tag && r->d->rank == 0)
+        snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
     /* refused for a NaN or Inf in the parameters or momentum (an update can
      * overflow where the gradient's norm did not): no resume point can hold
      * this state, and a requeued run would only reach it again. It ends as
@@ -170,8 +182,21 @@ static int write_checkpoint(run_ctx *r, const char *tag, char *path, size_t path
  * point. Collective. */
 static void write_incident(run_ctx *r, char *path, size_t path_size)
 {
-    write_checkpoint(r, "nonfinite", path, path_size);
-    R0(r) if (path[0]) fprintf(stderr, "gradscope: incident written to %s; the last good checkpoint is untouched\n", path);
+    write_checkpoint(r, GS_CKPT_INCIDENT, path, path_size);
+    R0(r) if (path[0]) fprintf(stderr, "gradscope: incident record written to %s (never resumed from)\n", path);
+}
+
+/* After a failure, what is on disk to continue from: the truth, in one line. */
+static void say_what_remains(const run_ctx *r)
+{
+    if (r->d->rank != 0 || !r->cfg->dir[0] || !r->started)
+        return;
+    if (r->last_ckpt[0])
+        fprintf(stderr, "gradscope: the newest checkpoint of this run is %s: --resume auto continues from it\n",
+                r->last_ckpt);
+    else
+        fprintf(stderr, "gradscope: this run wrote no checkpoint to %s before it ended\n", r->cfg->dir);
+    fflush(stderr);
 }
 
 /* Warn (rank 0, one line) where the checkpoint was written on another
@@ -188,6 +213,47 @@ static void warn_provenance(const char *path)
     gs_clear_error();
 }
 
+/* ckpt_find_latest_match for --resume auto: a checkpoint is of this run's
+ * model when the config, with the repairs the doctor recorded in that
+ * checkpoint applied, makes the same network and input standardization
+ * (a repaired run's checkpoints hold the repaired model). Rank 0 alone. */
+static int of_this_model(void *ctx, const char *path, const gs_ckpt_info *info, const gs_history *h, char *why,
+                         size_t n)
+{
+    (void)path;
+    static gs_config c; /* (large) */
+    const size_t cap = (size_t)h->n_repairs * (GS_REPAIR_TEXT + 1) + 1;
+    char *text = gs_calloc(cap, 1, "recorded repairs");
+    char **sets = gs_calloc(cap / 2 + 1, sizeof *sets, "recorded repairs");
+    int n_sets = 0, rc = 1;
+    size_t len = 0;
+    if (!text || !sets) {
+        snprintf(why, n, "%s", gs_last_error());
+        goto done;
+    }
+    for (int i = 0; i < h->n_repairs; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%s%s", i ? " " : "", h->repairs[i].remedy);
+    for (char *save, *tok = strtok_r(text, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+        sets[n_sets++] = tok;
+    if (cfg_apply_sets(ctx, n_sets, sets, &c) != 0) {
+        snprintf(why, n, "its recorded repairs do not apply to this config: %s", gs_last_error());
+        goto done;
+    }
+    c.reproducible = 0; /* (only the layer table is compared) */
+    gs_net *net = net_create(&c, 1, NULL, NULL);
+    if (!net) {
+        snprintf(why, n, "the config makes no network: %s", gs_last_error());
+        goto done;
+    }
+    rc = ckpt_info_matches(info, net, c.normalize == GS_NORMALIZE_STANDARDIZE, why, n);
+    net_free(net);
+done:
+    free(text);
+    free(sets);
+    gs_clear_error();
+    return rc;
+}
+
 /* The checkpoint --resume SPEC names: rank 0 resolves "auto" to the newest
  * valid one in [checkpoint] dir; "" when there is none (start fresh).
  * Collective: every rank gets the same path or status. */
@@ -197,10 +263,15 @@ static int resume_path(const gs_dist *d, const gs_config *cfg, const char *spec,
     path[0] = '\0';
     if (d->rank == 0) {
         if (!strcmp(spec, "auto")) {
+            int found = 0;
             if (!cfg->dir[0])
                 rc = gs_error(GS_ERR_USAGE, "--resume auto needs [checkpoint] dir");
-            else if (ckpt_find_latest(cfg->dir, path, n) != 0)
+            else if ((found = ckpt_find_latest_match(cfg->dir, of_this_model, (void *)cfg, path, n)))
                 path[0] = '\0';
+            if (!rc && found == 2) /* starting afresh would mix two runs' checkpoints in one directory */
+                rc = gs_error(GS_ERR_CKPT, "%s holds no valid checkpoint of this model (each is named above with "
+                              "why); to start afresh, use a new [checkpoint] dir or --overwrite (deletes them)",
+                              cfg->dir);
         } else {
             snprintf(path, n, "%s", spec);
         }
@@ -221,9 +292,11 @@ static int resume(run_ctx *r, const char *path)
     if ((rc = trainer_read_checkpoint(r->t, path, &st)))
         return failed(r->d, rc, "resume", 0);
     R0(r) {
-        printf("resume: %s (step %lld, epoch %lld, written by %d ranks)\n", path, (long long)st.step,
-               (long long)st.epoch + 1, st.n_ranks);
+        char at[96];
+        printf("resume: %s (%s, written by %d rank%s)\n", path, ckpt_position_text(&st, at, sizeof at), st.n_ranks,
+               GS_PLURAL(st.n_ranks));
         warn_provenance(path);
+        snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
     }
     if ((rc = trainer_resume_at(r->t, &st))) /* the same on every rank */
         return failed(r->d, rc, "resume", 1);
@@ -240,20 +313,70 @@ static int after_record(run_ctx *r)
     return repair ? NEED_REPAIR : 0;
 }
 
-static void evaluate(run_ctx *r)
+/* The epoch, counted from 1, of the last step done (0 before the first). */
+static long long epoch_of(const gs_train_state *st)
 {
-    double loss, acc;
-    int on_test, rc = trainer_evaluate(r->t, &loss, &acc, &on_test);
+    return (long long)st->epoch + (st->batch_in_epoch > 0);
+}
+
+/* The evaluation line; then the monitored loss against its best so far:
+ * with keep_best, a new best is written as best_<step>.h5. Returns 0, or
+ * the failure of that checkpoint. Collective. */
+static int evaluate(run_ctx *r)
+{
+    gs_eval e;
+    int rc = trainer_evaluate(r->t, &e);
     if (rc) /* (only a broken collective or a rank out of step fails it) */
-        failed(r->d, rc, "evaluation", 0);
-    const gs_history *h = trainer_history(r->t);
+        return failed(r->d, rc, "evaluation", 0);
+    const gs_train_state *st = trainer_state(r->t);
     R0(r) {
-        printf("eval epoch %.2f step %lld %s loss %.6f", h->eval_epoch[h->n_eval - 1],
-               (long long)trainer_state(r->t)->step, on_test ? "test" : "train", loss);
-        if (!isnan(acc))
-            printf(" accuracy %.4f", acc);
+        printf("eval epoch %lld step %lld %s loss %.6f", epoch_of(st), (long long)st->step,
+               e.on_test ? "test" : "train", e.loss);
+        if (!isnan(e.accuracy))
+            printf(" accuracy %.4f", e.accuracy);
+        if (!isnan(e.val_loss)) {
+            printf(" validation loss %.6f", e.val_loss);
+            if (!isnan(e.val_accuracy))
+                printf(" accuracy %.4f", e.val_accuracy);
+        }
         printf("\n");
         fflush(stdout);
+    }
+    const double watched = isnan(e.val_loss) ? e.loss : e.val_loss; /* the same on every rank */
+    if (!(watched < r->best_loss)) {
+        r->since_best++;
+        return 0;
+    }
+    r->best_loss = watched;
+    r->best_step = st->step;
+    r->since_best = 0;
+    if (!r->cfg->keep_best)
+        return 0;
+    char path[GS_PATH_MAX];
+    if ((rc = write_checkpoint(r, GS_CKPT_BEST, path, sizeof path)))
+        return rc;
+    R0(r) if (path[0]) printf("best checkpoint %s\n", path);
+    return 0;
+}
+
+/* The monitored loss's best and the evaluations since, from the history of
+ * a resumed run, so that keep_best and early stopping go on as they would
+ * have. */
+static void monitor_from_history(run_ctx *r)
+{
+    const gs_history *h = trainer_history(r->t);
+    r->best_loss = INFINITY;
+    r->best_step = -1;
+    r->since_best = 0;
+    for (int64_t i = 0; i < h->n_eval; i++) {
+        const double v = isnan(h->eval_vloss[i]) ? h->eval_loss[i] : h->eval_vloss[i];
+        if (v < r->best_loss) {
+            r->best_loss = v;
+            r->best_step = h->eval_step[i];
+            r->since_best = 0;
+        } else {
+            r->since_best++;
+        }
     }
 }
 
@@ -269,8 +392,8 @@ static void print_banner(run_ctx *r)
                 "another kernel)\n", gs_last_error());
         gs_clear_error();
     }
-    printf("model: %d layers, %zu parameters; data: %s, %lld rows x %d; batch %lld (global), %lld steps/epoch, "
-           "%lld steps\n", net->n_layers, net->n_params, di->name, (long long)di->n_total, di->dim,
+    printf("model: %d layer%s, %zu parameters; data: %s, %lld rows x %d; batch %lld (global), %lld steps/epoch, "
+           "%lld steps\n", net->n_layers, GS_PLURAL(net->n_layers), net->n_params, di->name, (long long)di->n_total, di->dim,
            (long long)r->cfg->batch_size, (long long)trainer_steps_per_epoch(r->t),
            (long long)trainer_total_steps(r->t));
     if (P > 1 || r->cfg->reproducible)
@@ -327,6 +450,8 @@ static int audit(run_ctx *r)
     return 0;
 }
 
+static int finish(run_ctx *r, int evaluate_now);
+
 /* Train to the end (or a stop, an error, a repair). resume_path: the
  * checkpoint to continue from, or NULL. */
 static int run(run_ctx *r, const char *resume_path, int banner)
@@ -342,6 +467,8 @@ static int run(run_ctx *r, const char *resume_path, int banner)
     }
     if ((rc = run_doctor_start(&r->doc, t, cfg, r->d)))
         return failed(r->d, rc, "doctor", 0);
+    monitor_from_history(r);
+    r->started = 1;
     if (banner)
         R0(r) print_banner(r);
     if (trainer_total_steps(t) == 0)
@@ -372,13 +499,27 @@ static int run(run_ctx *r, const char *resume_path, int banner)
         log_progress(r, &prog, epoch);
         const gs_train_state *now = trainer_state(t);
         const int unfinished = now->step < trainer_total_steps(t);
-        if (now->batch_in_epoch == 0 && cfg->eval_every > 0 && now->epoch % cfg->eval_every == 0 && unfinished)
-            evaluate(r);
+        const int epoch_end = now->batch_in_epoch == 0;
+        int evaluated = 0;
+        if (epoch_end && cfg->eval_every > 0 && now->epoch % cfg->eval_every == 0 && unfinished) {
+            if ((rc = evaluate(r)))
+                return rc;
+            evaluated = 1;
+        }
+        const int early = evaluated && cfg->early_stop_patience > 0 && r->since_best >= cfg->early_stop_patience;
+        if (early) {
+            R0(r) printf("early stop: %d evaluation%s without a lower %s loss than %.6f (step %lld)\n",
+                         r->since_best, r->since_best == 1 ? "" : "s",
+                         cfg->validation_fraction > 0 ? "validation" : trainer_has_test(t) ? "test" : "training",
+                         r->best_loss, (long long)r->best_step);
+            return finish(r, 0);
+        }
         /* a stop asked for during the last step: the run is complete, and
          * ends as a complete run does (final evaluation and checkpoint,
          * exit 0) rather than asking to be requeued */
         const int stop = s->stop && unfinished;
-        const int due = (cfg->ckpt_every_steps > 0 && now->step % cfg->ckpt_every_steps == 0) || s->checkpoint;
+        const int due = (cfg->ckpt_every_steps > 0 && now->step % cfg->ckpt_every_steps == 0) || s->checkpoint ||
+                        (cfg->ckpt_every_epochs > 0 && epoch_end && now->epoch % cfg->ckpt_every_epochs == 0);
         if ((due || stop) && unfinished) {
             if ((rc = write_checkpoint(r, NULL, path, sizeof path)))
                 return rc;
@@ -386,18 +527,35 @@ static int run(run_ctx *r, const char *resume_path, int banner)
             R0(r) if (path[0]) printf("checkpoint %s\n", path);
         }
         if (stop) {
-            R0(r) printf("stopped by a signal at step %lld; checkpoint written; exit %d (requeue)\n",
-                         (long long)now->step, GS_STOPPED);
+            R0(r) {
+                if (path[0])
+                    printf("stopped by a signal at step %lld; checkpoint %s written; exit %d (requeue)\n",
+                           (long long)now->step, path, GS_STOPPED);
+                else
+                    printf("stopped by a signal at step %lld; no checkpoint written ([checkpoint] dir is empty); "
+                           "exit %d\n", (long long)now->step, GS_STOPPED);
+            }
             return GS_STOPPED;
         }
     }
-    evaluate(r);
+    return finish(r, 1);
+}
+
+/* The end of a complete run: the final evaluation (unless one was just
+ * made), the final checkpoint and the timers. */
+static int finish(run_ctx *r, int evaluate_now)
+{
+    gs_trainer *t = r->t;
+    char path[GS_PATH_MAX];
+    int rc;
+    if (evaluate_now && (rc = evaluate(r)))
+        return rc;
     if ((rc = write_checkpoint(r, NULL, path, sizeof path)))
         return rc;
     R0(r) {
         if (path[0])
             printf("checkpoint %s\n", path);
-        printf("done: %lld steps", (long long)trainer_state(t)->step);
+        printf("done: %lld step%s", (long long)trainer_state(t)->step, GS_PLURAL(trainer_state(t)->step));
         static const char *names[GS_N_TIMERS] = { "data", "forward", "backward", "reduce", "stats", "update" };
         for (int i = 0; i < GS_N_TIMERS; i++)
             printf("%s %s %.2fs", i ? "," : ";", names[i], trainer_timers(t)[i]);
@@ -406,9 +564,55 @@ static int run(run_ctx *r, const char *resume_path, int banner)
     return 0;
 }
 
+/* A new run's directory: one holding checkpoints of an earlier run is
+ * refused (they would mix, and `latest` would move). Rank 0 looks; every
+ * rank returns the agreed status. */
+static int check_run_dir(const gs_config *cfg, const gs_dist *d, int overwrite)
+{
+    int rc = 0;
+    if (d->rank == 0 && cfg->dir[0] && !overwrite) {
+        gs_run_dir rd;
+        ckpt_run_dir(cfg->dir, &rd);
+        const int n = rd.n_ckpt + rd.n_best + rd.n_incident + rd.has_latest;
+        if (n > 0) {
+            char newest[64] = "";
+            if (rd.newest_step >= 0)
+                snprintf(newest, sizeof newest, ", the newest at step %lld", rd.newest_step);
+            rc = gs_error(GS_ERR_USAGE, "%s holds %d checkpoint file%s of an earlier run%s; a new run there would "
+                          "mix with them. Expected one of: --resume auto (continue it), a new directory "
+                          "(--set checkpoint.dir=%s-2), or --overwrite (delete them and start afresh)",
+                          cfg->dir, n, GS_PLURAL(n), newest, cfg->dir);
+            fprintf(stderr, "gradscope: %s\n", gs_last_error());
+            fflush(stderr);
+        }
+    }
+    return dist_agree(d, rc);
+}
+
+/* --overwrite, once the run has its data and network (a bad config or data
+ * file deletes nothing): the earlier run's files go. Collective. */
+static int clear_run_dir(const gs_config *cfg, const gs_dist *d)
+{
+    int rc = 0;
+    if (d->rank == 0 && cfg->dir[0]) {
+        int removed = ckpt_clear_run_dir(cfg->dir);
+        if (removed < 0) {
+            rc = GS_ERR_RUNTIME;
+            fprintf(stderr, "gradscope: --overwrite: %s\n", gs_last_error());
+        } else if (removed > 0) {
+            printf("overwrite: removed %d file%s of an earlier run from %s\n", removed, GS_PLURAL(removed),
+                   cfg->dir);
+        }
+        fflush(stdout);
+        fflush(stderr);
+    }
+    return dist_agree(d, rc);
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *config = NULL, *resume_spec = NULL;
+    int overwrite = 0;
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
     if (!sets) {
         fprintf(stderr, "gradscope train: out of memory\n");
@@ -420,6 +624,8 @@ int cmd_train(int argc, char **argv)
             n_sets++;
         else if (!strcmp(argv[i], "--resume") && i + 1 < argc)
             resume_spec = argv[++i];
+        else if (!strcmp(argv[i], "--overwrite"))
+            overwrite = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             free(sets);
@@ -433,6 +639,10 @@ int cmd_train(int argc, char **argv)
     }
     if (!config && !bad) {
         fprintf(stderr, "gradscope train: missing CONFIG\n");
+        bad = 1;
+    }
+    if (overwrite && resume_spec && !bad) {
+        fprintf(stderr, "gradscope train: --overwrite starts afresh and --resume continues: give one of them\n");
         bad = 1;
     }
     if (bad) {
@@ -467,6 +677,10 @@ int cmd_train(int argc, char **argv)
         dist_finalize();
         return rc;
     }
+    if (!resume_spec && (rc = check_run_dir(&cfg, &d, overwrite))) {
+        dist_finalize();
+        return rc;
+    }
     gs_blas_set_threads(blas_threads_for(&cfg, &d));
 
     if (watchdog_start(cfg.watchdog_seconds, d.rank))
@@ -487,6 +701,8 @@ int cmd_train(int argc, char **argv)
     if (!rc && (rc = trainer_create(&r.t, &cfg, &d))) /* config-level problems are the same on every rank: said once */
         failed(&d, rc, rc == GS_ERR_USAGE ? "config error" : rc == GS_ERR_DATA ? "data error" : "error",
                rc == GS_ERR_USAGE);
+    else if (!rc && overwrite && (rc = clear_run_dir(&cfg, &d)))
+        ;
     else if (!rc)
         rc = run(&r, path, 1);
     /* repair mode: repair, go on, until the run ends or no repair is left */
@@ -507,6 +723,8 @@ int cmd_train(int argc, char **argv)
             failed(&d, rc, rc == GS_ERR_USAGE ? "config error" : rc == GS_ERR_DATA ? "data error" : "doctor", 0);
         }
     }
+    if (rc && rc != GS_STOPPED)
+        say_what_remains(&r);
     watchdog_phase("shutdown", r.t ? trainer_state(r.t)->step : 0);
     run_doctor_free(&r.doc);
     trainer_free(r.t);

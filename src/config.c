@@ -491,6 +491,11 @@ static void validate(const gs_config *cfg, cfg_parse *p)
     int i_synth = cfg_key_index("data", "synthetic");
     if (cfg->synthetic == GS_SYNTH_NONE && !cfg->train[0])
         fail_key(p, i_synth, NULL, "needs [data] train, which is not set; expected a training file, or synthetic = spiral or teacher");
+    int i_train = cfg_key_index("data", "train");
+    if (cfg->synthetic != GS_SYNTH_NONE && cfg->train[0])
+        fail_key(p, i_synth, NULL, "generates the training set, so %s (%s) would be ignored; expected synthetic = "
+                 "none to train on the file, or no train", key_ref(p, i_train, ref, sizeof ref),
+                 origin_text(p, i_train, org, sizeof org));
     if (cfg->synthetic == GS_SYNTH_SPIRAL && cfg->sizes[0] != 2)
         fail_key(p, i_layers, NULL, "the input width is %d, but %s (%s) has 2 inputs; expected layers = 2, ..., "
                  "or another [data] synthetic", cfg->sizes[0], key_ref(p, i_synth, ref, sizeof ref),
@@ -563,6 +568,9 @@ static int load(gs_config *out, const char *text, const char *name, int n_sets, 
         apply_set(&p, i);
     if (!p.err[0])
         resolve_lists(&p);
+    /* a training file given and no synthetic set asked for: the file is the data */
+    if (!p.err[0] && cfg.train[0] && p.origin[cfg_key_index("data", "synthetic")] == 0)
+        cfg.synthetic = GS_SYNTH_NONE;
     if (cfg.optimizer != GS_OPT_SGD && p.origin[cfg_key_index("optimizer", "momentum")] == 0)
         cfg.momentum = 0.0; /* SGD's default: Adam has beta1 instead */
     if (!p.err[0])

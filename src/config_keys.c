@@ -27,7 +27,7 @@ _Static_assert(sizeof(gs_act) == sizeof(int) && sizeof(gs_output) == sizeof(int)
                sizeof(gs_init_kind) == sizeof(int) && sizeof(gs_schedule) == sizeof(int) &&
                sizeof(gs_nonfinite) == sizeof(int) && sizeof(gs_synthetic) == sizeof(int) &&
                sizeof(gs_norm) == sizeof(int) && sizeof(gs_optimizer) == sizeof(int) &&
-               sizeof(gs_doctor_mode) == sizeof(int),
+               sizeof(gs_normalize) == sizeof(int) && sizeof(gs_doctor_mode) == sizeof(int),
                "config enums must be int-sized");
 
 /* ---- the table ---------------------------------------------------------- */
@@ -44,6 +44,7 @@ static const char *const output_names[] = {"softmax", "linear", NULL};
 static const char *const synth_names[] = {"none", "spiral", "teacher", NULL};
 static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const nonfinite_names[] = {"stop", "skip", NULL};
+static const char *const normalize_names[] = {"none", "standardize", NULL};
 static const char *const doctor_names[] = {"off", "advise", "repair", NULL};
 _Static_assert(sizeof act_names / sizeof *act_names == GS_N_ACT + 1, "act_names");
 _Static_assert(sizeof init_names / sizeof *init_names == GS_N_INIT + 1, "init_names");
@@ -87,12 +88,20 @@ const cfg_key cfg_keys[] = {
         "probability of zeroing each hidden unit's output in training (inverted dropout; off in evaluation)"),
 
     KEY("data", "synthetic", T_ENUM, synthetic, "spiral", ANY, synth_names,
-        "built-in data instead of files: spiral (2-D, needs layers = 2, ...), teacher (a random network), none (read `train`)"),
+        "built-in data instead of files: spiral (2-D, needs layers = 2, ...), teacher (a random network), none (read "
+        "`train`; the default where `train` is given)"),
     KEY("data", "train", T_STRING, train, "", ANY, NULL, "HDF5 file with the training set (needed when synthetic = none)"),
     KEY("data", "test", T_STRING, test, "", ANY, NULL, "HDF5 file with the test set (optional)"),
     KEY("data", "x_dataset", T_STRING, x_name, "/X", ANY, NULL, "inputs in the HDF5 files: float32 or uint8 [N, D]"),
     KEY("data", "y_dataset", T_STRING, y_name, "/y", ANY, NULL, "labels or targets: integer [N] or float32 [N, K]"),
     KEY("data", "scale", T_DOUBLE, scale, "1", GT(0), NULL, "inputs are multiplied by it (0.00392156862745098 = 1/255 for uint8 images)"),
+    KEY("data", "normalize", T_ENUM, normalize, "none", ANY, normalize_names,
+        "standardize: each input feature (after scale) minus its mean, divided by its standard deviation, both "
+        "taken over the training set (without the validation rows) and stored in the checkpoint, which eval, "
+        "predict and the export apply too"),
+    KEY("data", "validation_fraction", T_DOUBLE, validation_fraction, "0", GE_LT(0, 1), NULL,
+        "this fraction of the training rows, drawn by train.seed (the same rows at any rank count), is held out "
+        "and evaluated beside the test set; keep_best and early_stop_patience watch its loss"),
     KEY("data", "n_train", T_INT64, n_train, "3000", GE(1), NULL, "synthetic training samples"),
     KEY("data", "n_test", T_INT64, n_test, "1000", GE(0), NULL, "synthetic test samples"),
     KEY("data", "noise", T_DOUBLE, noise, "0.1", GE(0), NULL, "noise level of the synthetic data"),
@@ -106,6 +115,9 @@ const cfg_key cfg_keys[] = {
     KEY("train", "seed", T_UINT64, seed, "42", ANY, NULL, "seed of the initial weights and of the sample order"),
     KEY("train", "shuffle", T_BOOL, shuffle, "true", ANY, NULL, "draw a new sample order every epoch"),
     KEY("train", "eval_every", T_INT, eval_every, "1", GE(0), NULL, "epochs between evaluations (0 = only at the end)"),
+    KEY("train", "early_stop_patience", T_INT, early_stop_patience, "0", GE(0), NULL,
+        "stop after this many evaluations in a row without a new lowest validation loss (the test loss without "
+        "a validation split, else the training loss; 0 = off)"),
     KEY("train", "on_nonfinite", T_ENUM, on_nonfinite, "stop", ANY, nonfinite_names,
         "a non-finite loss or gradient: stop (exit status 5) or skip the step"),
     KEY("train", "log_every", T_INT, log_every, "50", GE(1), NULL, "steps between progress lines"),
@@ -143,10 +155,17 @@ const cfg_key cfg_keys[] = {
     KEY("optimizer", "warmup_steps", T_INT64, warmup_steps, "0", GE(0), NULL,
         "W > 0: step t < W runs at lr * (t + 1) / W; from step W the schedule runs as if it started there"),
 
-    KEY("checkpoint", "dir", T_STRING, dir, "runs/default", ANY, NULL, "run directory for the checkpoints, which hold the metrics (empty = none)"),
+    KEY("checkpoint", "dir", T_STRING, dir, "runs/default", ANY, NULL,
+        "run directory for the checkpoints, which hold the metrics (empty, or \"\", = none); a new run refuses a "
+        "directory that holds checkpoints (see --resume auto, --overwrite)"),
+    KEY("checkpoint", "every_epochs", T_INT, ckpt_every_epochs, "1", GE(0), NULL,
+        "epochs between checkpoints (0 = off); the end of a run always writes one"),
     KEY("checkpoint", "every_steps", T_INT64, ckpt_every_steps, "0", GE(0), NULL, "steps between checkpoints (0 = off)"),
     KEY("checkpoint", "every_seconds", T_DOUBLE, ckpt_every_seconds, "0", GE(0), NULL, "seconds between checkpoints (0 = off)"),
     KEY("checkpoint", "keep", T_INT, keep, "3", GE(1), NULL, "checkpoints kept; older ones are deleted"),
+    KEY("checkpoint", "keep_best", T_BOOL, keep_best, "false", ANY, NULL,
+        "also keep best_<step>.h5, the checkpoint of the lowest validation loss so far (as early_stop_patience "
+        "chooses it), written at the evaluation that found it"),
 
     KEY("stats", "every_steps", T_INT64, stats_every, "10", GE(1), NULL, "steps between per-layer statistics"),
     KEY("stats", "vanish_ratio", T_DOUBLE, vanish_ratio, "1e-3", GT(0), NULL,
@@ -545,11 +564,23 @@ int cfg_key_parse(const cfg_key *k, const char *text, gs_config *cfg, int *n_giv
         *(int *)f = v;
         break;
     }
-    case T_STRING:
-        if (string_why(text, k->size, why, n))
+    case T_STRING: {
+        /* a value in double quotes stands for what is between them: `""` is
+         * the empty string (not a path of two quote characters) */
+        size_t len = strlen(text);
+        if (len >= 2 && text[0] == '"' && text[len - 1] == '"') {
+            text++;
+            len -= 2;
+        }
+        if (memchr(text, '"', len))
+            return snprintf(why, n, "contains a '\"' inside; expected text, or text in double quotes");
+        char tmp[CFG_VALUE_MAX];
+        snprintf(tmp, sizeof tmp, "%.*s", (int)len, text);
+        if (string_why(tmp, k->size, why, n))
             return 1;
-        memcpy(f, text, strlen(text) + 1);
+        memcpy(f, tmp, len + 1);
         break;
+    }
     case T_ENUM: {
         int v = name_index(k->names, text);
         if (v < 0) {

@@ -12,7 +12,6 @@
 
 #define CHUNK_BYTES ((uint64_t)1 << 20) /* about 1 MiB per HDF5 chunk and per write */
 
-static const char *const dset_name[2] = {"X", "y"};
 
 static int h5_fail(const convert_out *o, const char *call, const char *obj)
 {
@@ -29,6 +28,8 @@ int convert_out_open(convert_out *o, const char *out_h5)
 {
     memset(o, 0, sizeof *o);
     o->path = out_h5;
+    o->name[CONVERT_X] = "X";
+    o->name[CONVERT_Y] = "y";
     o->file = o->dset[0] = o->dset[1] = -1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* gradscope reports its own messages */
     if ((size_t)snprintf(o->tmp, sizeof o->tmp, "%s.tmp", out_h5) >= sizeof o->tmp)
@@ -57,12 +58,12 @@ int convert_out_create(convert_out *o, convert_dataset which, hid_t type, uint64
     int st = 0;
     if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, ndims, chunk) < 0
         || (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0 && H5Pset_deflate(dcpl, 4) < 0)
-        || (o->dset[which] = H5Dcreate2(o->file, dset_name[which], type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
-        st = h5_fail(o, "H5Dcreate2", dset_name[which]);
+        || (o->dset[which] = H5Dcreate2(o->file, o->name[which], type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
+        st = h5_fail(o, "H5Dcreate2", o->name[which]);
     if (dcpl >= 0 && H5Pclose(dcpl) < 0 && !st)
-        st = h5_fail(o, "H5Pclose", dset_name[which]);
+        st = h5_fail(o, "H5Pclose", o->name[which]);
     if (space >= 0 && H5Sclose(space) < 0 && !st)
-        st = h5_fail(o, "H5Sclose", dset_name[which]);
+        st = h5_fail(o, "H5Sclose", o->name[which]);
     o->ndims[which] = ndims;
     o->width[which] = width;
     return st;
@@ -80,7 +81,7 @@ int convert_out_write(convert_out *o, convert_dataset which, hid_t mem_type, uin
         ok = 0;
     if (fspace >= 0 && H5Sclose(fspace) < 0)
         ok = 0;
-    return ok ? 0 : h5_fail(o, "H5Dwrite", dset_name[which]);
+    return ok ? 0 : h5_fail(o, "H5Dwrite", o->name[which]);
 }
 
 /* The attribute `name` of `type` and `space` on the root (which < 0) or a
@@ -99,7 +100,7 @@ static int write_attr(convert_out *o, int which, const char *name, hid_t type, h
     if (ok)
         return 0;
     char what[96];
-    snprintf(what, sizeof what, "attribute '%s' on %s", name, which < 0 ? "/" : dset_name[which]);
+    snprintf(what, sizeof what, "attribute '%s' on %s", name, which < 0 ? "/" : o->name[which]);
     return h5_fail(o, "H5Acreate2/H5Awrite", what);
 }
 
@@ -132,7 +133,7 @@ int convert_out_finish(convert_out *o, int st)
 {
     for (int i = 1; i >= 0; i--)
         if (o->dset[i] >= 0 && H5Dclose(o->dset[i]) < 0 && !st)
-            st = h5_fail(o, "H5Dclose", dset_name[i]);
+            st = h5_fail(o, "H5Dclose", o->name[i]);
     o->dset[0] = o->dset[1] = -1;
     if (o->file < 0)
         return st;

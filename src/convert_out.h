@@ -26,6 +26,7 @@ typedef struct {
     char tmp[GS_PATH_MAX + 8]; /* OUT.tmp, the file being written, named in messages */
     hid_t file;                /* -1 until created */
     hid_t dset[2];             /* /X and /y, -1 until created */
+    const char *name[2];       /* their names: "X" and "y" (another writer of rows may rename them after open) */
     int ndims[2];              /* 1 or 2 */
     uint64_t width[2];         /* columns per row (1 for a 1-D dataset) */
 } convert_out;

@@ -14,6 +14,7 @@
  */
 #include "gradscope/data.h"
 #include "gradscope/common.h"
+#include "gradscope/exact.h"
 #include "gradscope/rng.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <sys/stat.h>
 
 #define EPOCH_STREAM 0xda7aULL
+#define VALIDATION_STREAM 0x7a11dULL
 /* Refuse a shard above 1 TiB before trying to allocate it: such a size is a
  * corrupt header or a wrong file, not a data set. */
 #define SHARD_BYTES_MAX ((size_t)1 << 40)
@@ -41,6 +43,11 @@ struct gs_data {
     int64_t batch_cap;      /* as given to data_open: largest batch allowed */
     int64_t n_cap;          /* C = min(batch_cap, N) */
     int64_t group_rows;     /* > 0: a batch is split over the ranks in whole groups of this many rows */
+    int64_t align;          /* > 0 (data_open_file): shards are whole chunks of this many rows */
+    int inputs_only;        /* data_open_file with DATA_INPUTS_ONLY: no /y (y_dim = 0) */
+    int64_t *bounds;        /* (P + 1), after a validation split: rank q holds rows [bounds[q], bounds[q+1])
+                             * of the set; NULL: the floor split, rN/P */
+    gs_data *validation;    /* the rows held out of a training set ([data] validation_fraction), or NULL */
     float *X;               /* (N_r, D) */
     float *Y;               /* (N_r, y_dim) */
     float *stage;           /* (S_r, W): rows sent, then rows received */
@@ -182,6 +189,7 @@ static int alloc_shard(gs_data *ds, int64_t n)
              ds->info.dim + ds->info.y_dim);
     if (gs_check_memory(GS_ERR_DATA, bytes, what))
         return GS_ERR_DATA;
+    /* (an aligned shard may be empty: gs_malloc takes 0 as 1 byte) */
     ds->X = gs_malloc((size_t)n * (size_t)ds->info.dim, sizeof(float), "data shard X");
     ds->Y = gs_malloc((size_t)n * (size_t)ds->info.y_dim, sizeof(float), "data shard Y");
     return ds->X && ds->Y ? 0 : GS_ERR_RUNTIME;
@@ -193,6 +201,17 @@ static int set_shard(gs_data *ds, int64_t N, const char *what)
     int P = ds->n_ranks;
     if (N < 1)
         return gs_error(GS_ERR_DATA, "%s: N = 0 samples: the data set is empty", what);
+    if (ds->align > 0) { /* whole chunks of `align` rows: rank r holds chunks [rG/P, (r+1)G/P) */
+        const int64_t A = ds->align, G = (N + A - 1) / A;
+        if (G > INT64_MAX / P)
+            return gs_error(GS_ERR_DATA, "%s: N = %lld samples is too large", what, (long long)N);
+        ds->info.n_total = N;
+        ds->info.shard_lo = (int64_t)ds->rank * G / P * A;
+        ds->info.shard_hi = (int64_t)(ds->rank + 1) * G / P * A;
+        ds->info.shard_lo = ds->info.shard_lo < N ? ds->info.shard_lo : N;
+        ds->info.shard_hi = ds->info.shard_hi < N ? ds->info.shard_hi : N;
+        return 0;
+    }
     if (N < P)
         return gs_error(GS_ERR_DATA, "%s: N = %lld samples for %d ranks: every rank needs at least one row",
                         what, (long long)N, P);
@@ -252,12 +271,14 @@ static int load_file(gs_data *ds, const gs_config *cfg, const char *path)
 
     if ((x = H5Dopen2(file, xn, H5P_DEFAULT)) < 0)
         st = gs_error(GS_ERR_DATA, "data file '%s' has no dataset '%s' (the inputs, [N, D])", path, xn);
+    else if (ds->inputs_only)
+        ;
     else if ((y = H5Dopen2(file, yn, H5P_DEFAULT)) < 0)
         st = gs_error(GS_ERR_DATA, "data file '%s' has no dataset '%s' (the %s)", path, yn,
                       cfg->output == GS_OUT_SOFTMAX ? "labels, [N]" : "targets, [N, K]");
     if (!st)
         st = h5_describe(x, path, xn, &x_nd, x_dims, &x_cls);
-    if (!st)
+    if (!st && !ds->inputs_only)
         st = h5_describe(y, path, yn, &y_nd, y_dims, &y_cls);
     if (st)
         goto done;
@@ -273,8 +294,8 @@ static int load_file(gs_data *ds, const gs_config *cfg, const char *path)
         goto done;
     }
     if (x_dims[1] != (hsize_t)D) {
-        st = gs_error(GS_ERR_DATA, "data file '%s', dataset '%s': D = %llu columns, but model.layers "
-                      "starts with %d inputs", path, xn, (unsigned long long)x_dims[1], D);
+        st = gs_error(GS_ERR_DATA, "data file '%s', dataset '%s': D = %llu columns, but %s %d inputs", path, xn,
+                      (unsigned long long)x_dims[1], ds->align > 0 ? "the model takes" : "model.layers starts with", D);
         goto done;
     }
     if (x_dims[0] > (hsize_t)INT64_MAX) {
@@ -283,6 +304,11 @@ static int load_file(gs_data *ds, const gs_config *cfg, const char *path)
         goto done;
     }
     int64_t N = (int64_t)x_dims[0];
+    hsize_t y_width = 1;
+    if (ds->inputs_only) {
+        ds->info.y_dim = 0;
+        goto shape_done;
+    }
 
     /* /y: labels [N] or [N, 1] (integer); targets [N, K] (or [N] when K = 1) */
     if (y_nd < 1 || y_dims[0] != x_dims[0]) {
@@ -290,7 +316,7 @@ static int load_file(gs_data *ds, const gs_config *cfg, const char *path)
                       path, yn, y_nd < 1 ? 0ULL : (unsigned long long)y_dims[0], xn, (long long)N);
         goto done;
     }
-    hsize_t y_width = y_nd == 2 ? y_dims[1] : 1;
+    y_width = y_nd == 2 ? y_dims[1] : 1;
     if (cfg->output == GS_OUT_SOFTMAX) {
         if (y_nd > 2 || y_width != 1) {
             st = gs_error(GS_ERR_DATA, "data file '%s', dataset '%s': shape has rank %d, width %llu; class labels "
@@ -317,6 +343,7 @@ static int load_file(gs_data *ds, const gs_config *cfg, const char *path)
         }
         ds->info.y_dim = K;
     }
+shape_done:
     ds->info.dim = D;
 
     char what[GS_PATH_MAX + 64];
@@ -338,7 +365,9 @@ static int load_file(gs_data *ds, const gs_config *cfg, const char *path)
     if ((st = check_finite(ds->X, n, D, lo, path, xn)) != 0)
         goto done;
 
-    if (cfg->output == GS_OUT_SOFTMAX)
+    if (ds->inputs_only)
+        ;
+    else if (cfg->output == GS_OUT_SOFTMAX)
         st = read_labels(ds, y, path, yn, y_nd, K);
     else if ((st = h5_read_rows(y, H5T_NATIVE_FLOAT, path, yn, y_nd, lo, n, y_width, ds->Y)) == 0)
         st = check_finite(ds->Y, n, K, lo, path, yn);
@@ -416,15 +445,86 @@ static int alloc_staging(gs_data *ds, int64_t batch_cap)
 
 /* ----------------------------------------------------------------- open -- */
 
-int data_open(gs_data **out, const gs_config *cfg, const gs_dist *d, int which, int64_t batch_cap)
+/* Rows [lo, hi) of the whole set held by each rank, from this rank's count
+ * n: the ranks' counts in rank order. Collective. */
+static int gather_bounds(gs_data *ds, const gs_dist *d, int64_t n)
+{
+    const int P = d->size;
+    ds->bounds = gs_calloc((size_t)P + 1, sizeof(int64_t), "data set bounds");
+    if (!ds->bounds)
+        return gs_error_mark_broken(); /* the others are in the allgather */
+    if (MPI_Allgather(&n, 1, MPI_INT64_T, ds->bounds + 1, 1, MPI_INT64_T, d->comm) != MPI_SUCCESS)
+        return gs_error_broken(GS_ERR_RUNTIME, "%s: MPI_Allgather of the validation split's counts failed",
+                               ds->info.name);
+    for (int q = 0; q < P; q++)
+        ds->bounds[q + 1] += ds->bounds[q];
+    ds->info.n_total = ds->bounds[P];
+    ds->info.shard_lo = ds->bounds[d->rank];
+    ds->info.shard_hi = ds->bounds[d->rank + 1];
+    return 0;
+}
+
+/* [data] validation_fraction: n_val = round(f N) rows of the training set,
+ * rows perm(0) .. perm(n_val - 1) of a permutation of the N rows keyed by
+ * train.seed, whatever the rank count, are moved out of the training
+ * shard (which keeps its other rows in order) into ds->validation. Both
+ * sets then number their rows in file order, each rank holding a range of
+ * them. Collective. */
+static int split_validation(gs_data *ds, const gs_config *cfg, const gs_dist *d)
+{
+    const int64_t N = ds->info.n_total, lo = ds->info.shard_lo, n = ds->info.shard_hi - lo;
+    const int64_t n_val = (int64_t)floor(cfg->validation_fraction * (double)N + 0.5);
+    const int D = ds->info.dim, y_dim = ds->info.y_dim;
+    if (n_val < 1 || n_val > N - 1)
+        return gs_error(GS_ERR_USAGE, "%s: [data] validation_fraction = %g of N = %lld rows holds %lld rows; expected "
+                        "at least one row held out and one left to train on", ds->info.name, cfg->validation_fraction,
+                        (long long)N, (long long)n_val);
+    unsigned char *held = gs_calloc(n > 0 ? (size_t)n : 1, 1, "validation rows");
+    gs_data *v = gs_calloc(1, sizeof *v, "validation set");
+    int st = held && v ? 0 : GS_ERR_RUNTIME;
+    int64_t n_mine = 0;
+    if (!st) {
+        gs_perm perm;
+        perm_init(&perm, (uint64_t)N, rng_key(cfg->seed, VALIDATION_STREAM, 0));
+        for (int64_t j = 0; j < n_val; j++) {
+            const int64_t row = (int64_t)perm_apply(&perm, (uint64_t)j);
+            if (row >= lo && row < lo + n) {
+                held[row - lo] = 1;
+                n_mine++;
+            }
+        }
+        v->comm = ds->comm;
+        v->rank = ds->rank;
+        v->n_ranks = ds->n_ranks;
+        v->info = ds->info;
+        snprintf(v->info.name, sizeof v->info.name, "%.1000s (validation rows)", ds->info.name);
+        v->X = gs_malloc((size_t)(n_mine > 0 ? n_mine : 1) * D, sizeof(float), "validation X");
+        v->Y = gs_malloc((size_t)(n_mine > 0 ? n_mine : 1) * (y_dim > 0 ? y_dim : 1), sizeof(float), "validation Y");
+        st = v->X && v->Y ? 0 : GS_ERR_RUNTIME;
+    }
+    /* the held rows to v, the others kept in order at the front of the shard */
+    for (int64_t i = 0, k = 0, t = 0; i < n && !st; i++) {
+        float *dx = held[i] ? v->X + k * D : ds->X + t * D, *dy = held[i] ? v->Y + k * y_dim : ds->Y + t * y_dim;
+        memmove(dx, ds->X + i * D, (size_t)D * sizeof(float));
+        memmove(dy, ds->Y + i * y_dim, (size_t)y_dim * sizeof(float));
+        k += held[i];
+        t += !held[i];
+    }
+    free(held);
+    ds->validation = v;
+    if ((st = dist_agree(d, st)))
+        return st;
+    int rc = gather_bounds(ds, d, n - n_mine);
+    return rc ? rc : gather_bounds(v, d, n_mine);
+}
+
+/* data_open and data_open_file: `path` ("" for the synthetic set `which`)
+ * with align and flags as data_open_file's. */
+static int open_set(gs_data **out, const gs_config *cfg, const gs_dist *d, int which, const char *path,
+                    int64_t batch_cap, int64_t align, int flags)
 {
     *out = NULL;
-    int synthetic = cfg->synthetic != GS_SYNTH_NONE;
-    const char *path = which ? cfg->test : cfg->train;
-    /* the config is the same on every rank, so this needs no agreement */
-    if (which == 1 && (synthetic ? cfg->n_test <= 0 : path[0] == '\0'))
-        return 0;
-
+    int synthetic = !path[0] && cfg->synthetic != GS_SYNTH_NONE;
     int st = 0;
     gs_data *ds = gs_calloc(1, sizeof *ds, "data set");
     if (!ds) {
@@ -435,6 +535,8 @@ int data_open(gs_data **out, const gs_config *cfg, const gs_dist *d, int which, 
         ds->n_ranks = d->size;
         ds->seed = cfg->seed;
         ds->shuffle = cfg->shuffle;
+        ds->align = align;
+        ds->inputs_only = (flags & DATA_INPUTS_ONLY) != 0;
         if (synthetic)
             snprintf(ds->info.name, sizeof ds->info.name, "synthetic:%s (%s set)",
                      cfg->synthetic == GS_SYNTH_SPIRAL ? "spiral" : "teacher", which ? "test" : "training");
@@ -452,11 +554,14 @@ int data_open(gs_data **out, const gs_config *cfg, const gs_dist *d, int which, 
         else
             st = synthetic ? load_synthetic(ds, cfg, which) : load_file(ds, cfg, path);
         /* the reproducible mode splits the training batches in groups */
-        if (!st && which == 0 && cfg->reproducible)
+        if (!st && which == 0 && cfg->reproducible && align == 0)
             ds->group_rows = cfg->batch_size / cfg->reproducible_groups;
-        if (!st)
-            st = alloc_staging(ds, batch_cap);
     }
+    /* (collective, every rank: only once each has its shard) */
+    if (which == 0 && align == 0 && cfg->validation_fraction > 0 && !(st = dist_agree(d, st)))
+        st = split_validation(ds, cfg, d);
+    if (!st)
+        st = alloc_staging(ds, batch_cap);
 
     int agreed = dist_agree(d, st);
     if (agreed) {
@@ -468,6 +573,24 @@ int data_open(gs_data **out, const gs_config *cfg, const gs_dist *d, int which, 
     }
     *out = ds;
     return 0;
+}
+
+int data_open(gs_data **out, const gs_config *cfg, const gs_dist *d, int which, int64_t batch_cap)
+{
+    *out = NULL;
+    int synthetic = cfg->synthetic != GS_SYNTH_NONE;
+    const char *path = which ? cfg->test : cfg->train;
+    /* the config is the same on every rank, so this needs no agreement */
+    if (which == 1 && (synthetic ? cfg->n_test <= 0 : path[0] == '\0'))
+        return 0;
+    return open_set(out, cfg, d, which, synthetic ? "" : path, batch_cap, 0, 0);
+}
+
+int data_open_file(gs_data **out, const gs_config *cfg, const gs_dist *d, const char *path, int64_t align, int flags)
+{
+    if (!path[0])
+        return gs_error(GS_ERR_USAGE, "data_open_file: no file given");
+    return open_set(out, cfg, d, 0, path, 1, align, flags);
 }
 
 void data_free(gs_data *ds)
@@ -483,10 +606,93 @@ void data_free(gs_data *ds)
     free(ds->stage);
     free(ds->order);
     free(ds->send_counts);
+    free(ds->bounds);
+    data_free(ds->validation);
     free(ds);
 }
 
 const gs_data_info *data_info(const gs_data *ds) { return &ds->info; }
+
+gs_data *data_validation(const gs_data *ds) { return ds->validation; }
+
+/* ---------------------------------------------------------- normalize -- */
+
+void data_standardize_rows(float *X, int64_t n, int D, const float *mean, const float *std)
+{
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < D; j++)
+            X[i * D + j] = (X[i * D + j] - mean[j]) / std[j];
+}
+
+void data_standardize(gs_data *ds, const float *mean, const float *std)
+{
+    for (gs_data *s = ds; s; s = s->validation)
+        data_standardize_rows(s->X, s->info.shard_hi - s->info.shard_lo, s->info.dim, mean, std);
+}
+
+/* Per feature j of the rows held, sum over them of f(x) in fixed point
+ * (exact.h) on the scale of `bound[j]` (a bound on |f(x)| over every
+ * rank), summed over the ranks: exact, so the same at any rank count.
+ * f(x) = x - shift[j] (shift NULL: x), squared when `square`. */
+static int exact_feature_sums(const gs_data *ds, const gs_dist *d, const double *bound, const double *shift,
+                              int square, int64_t *acc, int *scale)
+{
+    const int D = ds->info.dim;
+    const int64_t n = ds->info.shard_hi - ds->info.shard_lo, N = ds->info.n_total;
+    for (int j = 0; j < D; j++) {
+        scale[j] = exact_scale(bound[j] * (double)N);
+        acc[j] = 0;
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < D; j++) {
+            double v = (double)ds->X[i * D + j] - (shift ? shift[j] : 0.0);
+            acc[j] += (int64_t)ldexp(square ? v * v : v, scale[j]);
+        }
+    return d->size > 1 ? dist_allreduce_sum_int64(d, acc, (size_t)D) : 0;
+}
+
+int data_feature_stats(const gs_data *ds, const gs_dist *d, float *mean, float *std)
+{
+    const int D = ds->info.dim;
+    const int64_t n = ds->info.shard_hi - ds->info.shard_lo, N = ds->info.n_total;
+    double *m = gs_calloc((size_t)D * 3, sizeof(double), "feature statistics");
+    int64_t *acc = gs_calloc((size_t)D, sizeof(int64_t) + sizeof(int), "feature sums");
+    int rc = dist_agree(d, m && acc ? 0 : GS_ERR_RUNTIME);
+    if (rc) {
+        free(m);
+        free(acc);
+        return rc;
+    }
+    double *bound = m + D, *mu = m + 2 * D;
+    int *scale = (int *)(acc + D);
+    /* the mean: sum of x on the scale of the largest |x| */
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < D; j++)
+            bound[j] = fmax(bound[j], fabs((double)ds->X[i * D + j]));
+    if (!(rc = d->size > 1 ? dist_allreduce_max_double(d, bound, (size_t)D) : 0) &&
+        !(rc = exact_feature_sums(ds, d, bound, NULL, 0, acc, scale))) {
+        for (int j = 0; j < D; j++)
+            mu[j] = ldexp((double)acc[j], -scale[j]) / (double)N;
+        /* the variance: sum of (x - mean)^2 on the scale of its largest term */
+        for (int j = 0; j < D; j++)
+            bound[j] = 0.0;
+        for (int64_t i = 0; i < n; i++)
+            for (int j = 0; j < D; j++) {
+                const double v = (double)ds->X[i * D + j] - mu[j];
+                bound[j] = fmax(bound[j], v * v);
+            }
+        if (!(rc = d->size > 1 ? dist_allreduce_max_double(d, bound, (size_t)D) : 0))
+            rc = exact_feature_sums(ds, d, bound, mu, 1, acc, scale);
+    }
+    for (int j = 0; j < D && !rc; j++) {
+        const double sd = sqrt(ldexp((double)acc[j], -scale[j]) / (double)N);
+        mean[j] = (float)mu[j];
+        std[j] = sd > 0.0 && (float)sd > 0.0f ? (float)sd : 1.0f; /* a constant feature: centred only */
+    }
+    free(m);
+    free(acc);
+    return rc;
+}
 
 int64_t data_n_batches(const gs_data *ds, int64_t batch)
 {
@@ -521,6 +727,23 @@ void data_shard(const gs_data *ds, const float **X, const float **Y, int64_t *n)
 static int owner_of(int64_t i, int64_t n, int P)
 {
     return (int)(((i + 1) * P - 1) / n);
+}
+
+/* The rank holding row i of the set: the floor split's, or after a
+ * validation split the one whose range of rows holds it. */
+static int holder_of(const gs_data *ds, int64_t i)
+{
+    if (!ds->bounds)
+        return owner_of(i, ds->info.n_total, ds->n_ranks);
+    int lo = 0, hi = ds->n_ranks - 1; /* the last q with bounds[q] <= i */
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (ds->bounds[mid] <= i)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }
 
 /* Copy row i of the shard (X then Y) to a packed row of W floats. */
@@ -565,7 +788,7 @@ int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
     /* who sends what to whom: every rank walks the same b positions */
     memset(ds->send_counts, 0, (size_t)P * 5 * sizeof(int));
     for (int64_t j = 0; j < b; j++) {
-        int src = owner_of(ds->order[j], N, P), dst = S > 0 ? owner_of(j / S, n_groups, P) : owner_of(j, b, P);
+        int src = holder_of(ds, ds->order[j]), dst = S > 0 ? owner_of(j / S, n_groups, P) : owner_of(j, b, P);
         if (src == r && dst != r)
             ds->send_counts[dst]++;
         else if (dst == r && src != r)
@@ -585,7 +808,7 @@ int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
     if (P > 1) {
         float *send = ds->stage, *recv = ds->stage + n_send * W;
         for (int64_t j = 0; j < b; j++) {
-            int src = owner_of(ds->order[j], N, P), dst = S > 0 ? owner_of(j / S, n_groups, P) : owner_of(j, b, P);
+            int src = holder_of(ds, ds->order[j]), dst = S > 0 ? owner_of(j / S, n_groups, P) : owner_of(j, b, P);
             if (src == r && dst != r)
                 pack_row(ds, ds->order[j] - lo, send + (int64_t)(ds->send_displs[dst] + ds->cursor[dst]++) * W);
         }
@@ -601,7 +824,7 @@ int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
     const float *recv = ds->stage ? ds->stage + n_send * W : NULL;
     for (int64_t j = my_lo; j < my_hi; j++) {
         int64_t row = ds->order[j], out = j - my_lo;
-        int src = owner_of(row, N, P);
+        int src = holder_of(ds, row);
         float *x = X + out * D, *y = Y + out * y_dim;
         if (src == r) {
             memcpy(x, ds->X + (row - lo) * D, (size_t)D * sizeof(float));

@@ -120,6 +120,16 @@ int dist_allgatherv_double(const gs_dist *d, const double *mine, int n_mine, dou
                      "MPI_Allgatherv");
 }
 
+int dist_send_float(const gs_dist *d, const float *buf, int n, int to)
+{
+    return mpi_check(MPI_Send(buf, n, MPI_FLOAT, to, 0, d->comm), "MPI_Send");
+}
+
+int dist_recv_float(const gs_dist *d, float *buf, int n, int from)
+{
+    return mpi_check(MPI_Recv(buf, n, MPI_FLOAT, from, 0, d->comm, MPI_STATUS_IGNORE), "MPI_Recv");
+}
+
 int dist_iallreduce_sum_float(const gs_dist *d, const float *send, float *buf, size_t n, MPI_Request *req)
 {
     if (n > GS_IALLREDUCE_MAX)

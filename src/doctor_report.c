@@ -49,7 +49,8 @@ void doctor_print_changes(FILE *f, const gs_doctor *d, const float *st, int64_t 
     if (!any)
         return;
     if (first && healthy) {
-        fprintf(f, "  diagnosis step %lld: all %d layers healthy\n", (long long)step, L);
+        fprintf(f, "  diagnosis step %lld: %s %d layer%s healthy\n", (long long)step, L == 1 ? "the" : "all", L,
+                GS_PLURAL(L));
         return;
     }
     for (int l = 0; l < L; l++) {

@@ -12,9 +12,11 @@
 #include "gradscope/commands.h"
 #include "gradscope/common.h"
 #include "gradscope/config.h"
+#include "gradscope/model.h"
 #include "gradscope/stats.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,35 +65,6 @@ static void explain(int v, const float *s, const char *act, char *buf, size_t n)
     }
 }
 
-/* ---- JSON --------------------------------------------------------------- */
-
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", stdout);
-        else if (*p == '\t')
-            fputs("\\t", stdout);
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
-/* JSON has no NaN or Infinity: a non-finite value is null (the verdict says why). */
-static void json_num(double x)
-{
-    if (isfinite(x))
-        printf("%.9g", x);
-    else
-        fputs("null", stdout);
-}
-
 /* ---- the report --------------------------------------------------------- */
 
 typedef struct {
@@ -105,6 +78,8 @@ typedef struct {
     int recomputed;        /* verdicts recomputed from the record's statistics */
     int verdict[GS_MAX_LAYERS];
     float st[GS_MAX_LAYERS][GS_N_STATS];
+    char dir[GS_PATH_MAX];  /* the run directory the checkpoint is in */
+    gs_run_dir run;         /* what else it holds: incident records */
 } report;
 
 /* "relu" when every hidden layer agrees, else "relu, tanh, ..."; per layer
@@ -145,6 +120,16 @@ static int64_t best_eval(const gs_history *h)
     return b;
 }
 
+/* The incident records (non-finite states) beside the checkpoint. */
+static void print_incidents(const report *r, FILE *f)
+{
+    for (int i = 0; i < r->run.n_incident && i < 8; i++)
+        fprintf(f, "incident    %s/%s: a non-finite state, recorded for inspection (never resumed from)\n", r->dir,
+                r->run.incidents[i]);
+    if (r->run.n_incident > 8)
+        fprintf(f, "incident    ... and %d more in %s\n", r->run.n_incident - 8, r->dir);
+}
+
 static void print_text(const report *r)
 {
     const gs_ckpt_info *in = r->info;
@@ -157,8 +142,8 @@ static void print_text(const report *r)
     printf("file        %s\n", r->path);
     printf("written     %s by gradscope %s (format %d)\n", in->created[0] ? in->created : "?",
            in->version[0] ? in->version : "?", in->format_version);
-    printf("position    step %lld, epoch %lld, batch %lld of the epoch\n", (long long)r->state.step,
-           (long long)r->state.epoch, (long long)r->state.batch_in_epoch);
+    char at[96];
+    printf("position    %s\n", ckpt_position_text(&r->state, at, sizeof at));
     printf("run         %d rank%s, seed %llu\n", r->state.n_ranks, r->state.n_ranks == 1 ? "" : "s",
            (unsigned long long)r->state.seed);
     const gs_provenance *p = &in->prov;
@@ -172,12 +157,24 @@ static void print_text(const report *r)
     printf("model       %d", in->n_in[0]);
     for (int l = 0; l < L; l++)
         printf("-%d", in->n_out[l]);
-    printf(" (%d weight layers), activation %s, init %s", L, act, init);
+    printf(" (%d weight layer%s), activation %s, init %s", L, GS_PLURAL(L), act, init);
     if (r->cfg_ok)
         printf(", output %s", cfg_output_name(r->cfg.output));
     if (in->residual > 0)
         printf(", residual blocks of %d", in->residual);
     printf("; optimizer %s\n", in->optimizer);
+    if (in->normalize)
+        printf("inputs      standardized: minus the training rows' mean, over their std, per feature ([data] normalize)\n");
+    char **names = NULL;
+    int n_names = 0;
+    if (ckpt_read_classes(r->path, &names, &n_names) == 0 && n_names > 0) {
+        printf("classes     ");
+        for (int k = 0; k < n_names && k < 12; k++)
+            printf("%s%s", k ? ", " : "", names[k]);
+        printf(n_names > 12 ? ", ... (%d in all)\n" : "\n", n_names);
+    }
+    model_free_names(names, n_names);
+    gs_clear_error();
     if (r->rec < 0) {
         printf("stats       no statistics recorded\n");
     } else {
@@ -224,6 +221,8 @@ static void print_text(const report *r)
                "(step %lld)\n",
                (long long)h->n_eval, h->n_eval == 1 ? "" : "s", (double)h->eval_acc[e], (double)h->eval_loss[e],
                (long long)h->eval_step[e], (double)h->eval_acc[b], (long long)h->eval_step[b]);
+        if (!isnan(h->eval_vloss[e]))
+            printf("validation  last: accuracy %.4f, loss %.4g\n", (double)h->eval_vacc[e], (double)h->eval_vloss[e]);
     } else {
         printf("eval        no evaluations recorded\n");
     }
@@ -233,128 +232,116 @@ static void print_text(const report *r)
         printf("repair      step %lld: %s -> --set %s (%s)\n", (long long)rp->step, rp->symptom, rp->remedy,
                rp->resumed_at > 0 ? "rolled back" : "re-initialized");
     }
+    print_incidents(r, stdout);
 }
 
-static void print_json(const report *r)
+/* ---- JSON (jansson) ------------------------------------------------------ */
+
+/* JSON has no NaN or Infinity: a non-finite value is null (the verdict says why). */
+static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+static json_t *jstr_or_null(const char *s) { return s && s[0] ? json_string(s) : json_null(); }
+
+static json_t *json_report(const report *r)
 {
     const gs_ckpt_info *in = r->info;
     const gs_history *h = &r->hist;
     const int L = in->n_layers;
-    printf("{\n  \"file\": ");
-    json_str(r->path);
-    printf(",\n  \"format_version\": %d,\n  \"gradscope_version\": ", in->format_version);
-    json_str(in->version);
-    printf(",\n  \"created\": ");
-    json_str(in->created);
-    printf(",\n  \"step\": %lld,\n  \"epoch\": %lld,\n  \"batch_in_epoch\": %lld,\n  \"n_ranks\": %d,\n"
-           "  \"seed\": %llu,\n",
-           (long long)r->state.step, (long long)r->state.epoch, (long long)r->state.batch_in_epoch,
-           r->state.n_ranks, (unsigned long long)r->state.seed);
+    char at[96];
+    json_t *o = json_object();
+    json_object_set_new(o, "file", json_string(r->path));
+    json_object_set_new(o, "format_version", json_integer(in->format_version));
+    json_object_set_new(o, "gradscope_version", json_string(in->version));
+    json_object_set_new(o, "created", json_string(in->created));
+    json_object_set_new(o, "step", json_integer(r->state.step));
+    /* the file's 0-based epoch of the next step, and the position as the text says it */
+    json_object_set_new(o, "epoch", json_integer(r->state.epoch));
+    json_object_set_new(o, "batch_in_epoch", json_integer(r->state.batch_in_epoch));
+    json_object_set_new(o, "position", json_string(ckpt_position_text(&r->state, at, sizeof at)));
+    json_object_set_new(o, "n_ranks", json_integer(r->state.n_ranks));
+    json_object_set_new(o, "seed", json_integer((json_int_t)r->state.seed));
     const gs_provenance *p = &in->prov;
-    printf("  \"provenance\": ");
-    if (p->blas_kernel[0]) {
-        printf("{\"blas_kernel\": ");
-        json_str(p->blas_kernel);
-        printf(", \"blas_config\": ");
-        json_str(p->blas_config);
-        printf(", \"blas_threads\": %d, \"cpu_model\": ", p->blas_threads);
-        json_str(p->cpu_model);
-        printf(", \"compiler\": ");
-        json_str(p->compiler);
-        printf(", \"build_type\": ");
-        json_str(p->build_type);
-        printf("},\n");
-    } else {
-        printf("null,\n");
-    }
-    printf("  \"model\": {\"sizes\": [%d", in->n_in[0]);
+    json_t *prov = json_null();
+    if (p->blas_kernel[0])
+        prov = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "blas_kernel", p->blas_kernel, "blas_config",
+                         p->blas_config, "blas_threads", p->blas_threads, "cpu_model", p->cpu_model, "compiler",
+                         p->compiler, "build_type", p->build_type);
+    json_object_set_new(o, "provenance", prov);
+    json_t *sizes = json_array();
+    json_array_append_new(sizes, json_integer(in->n_in[0]));
     for (int l = 0; l < L; l++)
-        printf(", %d", in->n_out[l]);
-    printf("], \"residual\": %d, \"optimizer\": ", in->residual);
-    json_str(in->optimizer);
-    printf(", \"output\": ");
-    if (r->cfg_ok)
-        json_str(cfg_output_name(r->cfg.output));
-    else
-        fputs("null", stdout);
-    printf("},\n  \"record\": ");
-    if (r->rec < 0)
-        printf("null");
-    else
-        printf("{\"index\": %lld, \"step\": %lld, \"n_records\": %lld, \"verdicts\": \"%s\"}", (long long)r->rec,
-               (long long)h->rec_step[r->rec], (long long)h->n_rec, r->recomputed ? "recomputed" : "stored");
-    printf(",\n  \"layers\": [");
-    for (int l = 0; l < L; l++) {
-        char name[24];
-        snprintf(name, sizeof name, "layer_%03d", l);
-        printf("%s\n    {\"layer\": %d, \"name\": \"%s\", \"shape\": [%d, %d], \"init\": ", l ? "," : "", l, name,
-               in->n_out[l], in->n_in[l]);
-        json_str(in->init[l]);
-        printf(", \"activation\": ");
-        json_str(in->act[l]);
-        printf(", \"norm\": ");
-        json_str(in->norm[l]);
-        printf(", \"dropout\": %g", (double)in->dropout[l]);
-        if (r->rec < 0) {
-            printf(", \"stats\": null, \"verdict\": null, \"explanation\": null}");
-            continue;
-        }
-        printf(", \"stats\": {");
-        for (int f = 0; f < GS_N_STATS; f++) {
-            printf("%s\"%s\": ", f ? ", " : "", stats_field_name(f));
-            json_num(r->st[l][f]);
-        }
-        printf("}, \"verdict\": \"%s\", \"explanation\": ", stats_verdict_name((gs_verdict)r->verdict[l]));
-        char why[400];
-        explain(r->verdict[l], r->st[l], in->act[l], why, sizeof why);
-        if (why[0])
-            json_str(why);
-        else
-            fputs("null", stdout);
-        printf("}");
+        json_array_append_new(sizes, json_integer(in->n_out[l]));
+    json_object_set_new(o, "model", json_pack("{s:o, s:i, s:s, s:o, s:b}", "sizes", sizes, "residual", in->residual,
+                                              "optimizer", in->optimizer, "output",
+                                              r->cfg_ok ? json_string(cfg_output_name(r->cfg.output)) : json_null(),
+                                              "standardized_inputs", in->normalize));
+    char **names = NULL;
+    int n_names = 0;
+    json_t *classes = json_null();
+    if (ckpt_read_classes(r->path, &names, &n_names) == 0 && n_names > 0) {
+        classes = json_array();
+        for (int k = 0; k < n_names; k++)
+            json_array_append_new(classes, json_string(names[k]));
     }
-    printf("\n  ],\n  \"loss\": ");
+    model_free_names(names, n_names);
+    gs_clear_error();
+    json_object_set_new(o, "classes", classes);
+    json_object_set_new(o, "record", r->rec < 0 ? json_null()
+                                     : json_pack("{s:I, s:I, s:I, s:s}", "index", (json_int_t)r->rec, "step",
+                                                 (json_int_t)h->rec_step[r->rec], "n_records", (json_int_t)h->n_rec,
+                                                 "verdicts", r->recomputed ? "recomputed" : "stored"));
+    json_t *layers = json_array();
+    for (int l = 0; l < L; l++) {
+        char name[24], why[400] = "";
+        snprintf(name, sizeof name, "layer_%03d", l);
+        json_t *ly = json_pack("{s:i, s:s, s:[i, i], s:s, s:s, s:s, s:o}", "layer", l, "name", name, "shape",
+                               in->n_out[l], in->n_in[l], "init", in->init[l], "activation", in->act[l], "norm",
+                               in->norm[l], "dropout", json_real(in->dropout[l]));
+        json_t *st = json_null();
+        if (r->rec >= 0) {
+            st = json_object();
+            for (int f = 0; f < GS_N_STATS; f++)
+                json_object_set_new(st, stats_field_name(f), jnum(r->st[l][f]));
+            explain(r->verdict[l], r->st[l], in->act[l], why, sizeof why);
+        }
+        json_object_set_new(ly, "stats", st);
+        json_object_set_new(ly, "verdict", r->rec >= 0 ? json_string(stats_verdict_name((gs_verdict)r->verdict[l]))
+                                                       : json_null());
+        json_object_set_new(ly, "explanation", jstr_or_null(why));
+        json_array_append_new(layers, ly);
+    }
+    json_object_set_new(o, "layers", layers);
+    json_t *loss = json_null();
     if (h->n_loss > 0) {
         double first, min, last;
         int64_t i_min;
         loss_summary(h, &first, &min, &i_min, &last);
-        printf("{\"n_steps\": %lld, \"first\": ", (long long)h->n_loss);
-        json_num(first);
-        printf(", \"min\": ");
-        json_num(min);
-        printf(", \"min_step\": %lld, \"last\": ", (long long)i_min);
-        json_num(last);
-        printf("}");
-    } else {
-        printf("null");
+        loss = json_pack("{s:I, s:o, s:o, s:I, s:o}", "n_steps", (json_int_t)h->n_loss, "first", jnum(first), "min",
+                         jnum(min), "min_step", (json_int_t)i_min, "last", jnum(last));
     }
-    printf(",\n  \"eval\": ");
+    json_object_set_new(o, "loss", loss);
+    json_t *ev = json_null();
     if (h->n_eval > 0) {
         int64_t b = best_eval(h), e = h->n_eval - 1;
-        printf("{\"n\": %lld, \"last_step\": %lld, \"last_accuracy\": ", (long long)h->n_eval,
-               (long long)h->eval_step[e]);
-        json_num(h->eval_acc[e]);
-        printf(", \"last_loss\": ");
-        json_num(h->eval_loss[e]);
-        printf(", \"best_step\": %lld, \"best_accuracy\": ", (long long)h->eval_step[b]);
-        json_num(h->eval_acc[b]);
-        printf("}");
-    } else {
-        printf("null");
+        ev = json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o}", "n", (json_int_t)h->n_eval, "last_step",
+                       (json_int_t)h->eval_step[e], "last_accuracy", jnum(h->eval_acc[e]), "last_loss",
+                       jnum(h->eval_loss[e]), "best_step", (json_int_t)h->eval_step[b], "best_accuracy",
+                       jnum(h->eval_acc[b]), "last_validation_loss", jnum(h->eval_vloss[e]),
+                       "last_validation_accuracy", jnum(h->eval_vacc[e]));
     }
-    printf(",\n  \"repairs\": [");
+    json_object_set_new(o, "eval", ev);
+    json_t *rep = json_array();
     for (int i = 0; i < h->n_repairs; i++) {
         const gs_repair *rp = &h->repairs[i];
-        printf("%s{\"step\": %lld, \"resumed_at\": %lld, \"symptom\": ", i ? ", " : "", (long long)rp->step,
-               (long long)rp->resumed_at);
-        json_str(rp->symptom);
-        printf(", \"evidence\": ");
-        json_str(rp->evidence);
-        printf(", \"remedy\": ");
-        json_str(rp->remedy);
-        printf("}");
+        json_array_append_new(rep, json_pack("{s:I, s:I, s:s, s:s, s:s}", "step", (json_int_t)rp->step, "resumed_at",
+                                             (json_int_t)rp->resumed_at, "symptom", rp->symptom, "evidence",
+                                             rp->evidence, "remedy", rp->remedy));
     }
-    printf("]\n}\n");
+    json_object_set_new(o, "repairs", rep);
+    json_t *inc = json_array();
+    for (int i = 0; i < r->run.n_incident && i < 8; i++)
+        json_array_append_new(inc, json_string(r->run.incidents[i]));
+    json_object_set_new(o, "incidents", inc);
+    return o;
 }
 
 /* The stats and verdicts of record r->rec into r->st / r->verdict. */
@@ -406,17 +393,6 @@ int cmd_inspect(int argc, char **argv)
         fprintf(stderr, "gradscope inspect: no checkpoint given\n%s", usage);
         return GS_ERR_USAGE;
     }
-    /* a run directory stands for its newest valid checkpoint */
-    static char newest[GS_PATH_MAX + 300];
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        if (ckpt_find_latest(path, newest, sizeof newest) != 0) {
-            fprintf(stderr, "gradscope inspect: %s: no valid checkpoint in this directory\n", path);
-            return GS_ERR_CKPT;
-        }
-        path = newest;
-    }
-
     report *r = gs_calloc(1, sizeof *r, "inspect report");
     gs_ckpt_info *info = gs_malloc(1, sizeof *info, "checkpoint info");
     if (!r || !info) {
@@ -425,9 +401,30 @@ int cmd_inspect(int argc, char **argv)
         free(info);
         return GS_ERR_RUNTIME;
     }
+    /* a run directory stands for its newest valid checkpoint; the directory
+     * a checkpoint is in may hold incident records too */
+    static char newest[GS_PATH_MAX + 300];
+    struct stat sb;
+    int rc = 0;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(r->dir, sizeof r->dir, "%s", path);
+        ckpt_run_dir(r->dir, &r->run);
+        if (ckpt_find_latest(path, newest, sizeof newest) != 0) {
+            fprintf(stderr, "gradscope inspect: %s: no valid checkpoint in this directory%s\n", path,
+                    r->run.n_incident ? "; it holds incident records:" : "");
+            print_incidents(r, stderr);
+            rc = GS_ERR_CKPT;
+            goto done;
+        }
+        path = newest;
+    } else {
+        const char *slash = strrchr(path, '/');
+        snprintf(r->dir, sizeof r->dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+        ckpt_run_dir(r->dir, &r->run);
+    }
     r->path = path;
     r->info = info;
-    int rc = ckpt_verify(path);
+    rc = ckpt_verify(path);
     if (!rc)
         rc = ckpt_read_info(path, info, &r->hist, &r->state);
     if (rc) {
@@ -462,9 +459,12 @@ int cmd_inspect(int argc, char **argv)
     }
     if (r->rec >= 0)
         pick_record(r);
-    if (json)
-        print_json(r);
-    else
+    if (json) {
+        json_t *o = json_report(r);
+        if (!o || json_dumpf(o, stdout, JSON_REAL_PRECISION(9)) != 0 || putchar('\n') == EOF)
+            rc = GS_ERR_RUNTIME;
+        json_decref(o);
+    } else
         print_text(r);
     if (fflush(stdout) != 0)
         rc = GS_ERR_RUNTIME;

@@ -18,7 +18,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "gradscope %s — deep MLP training that shows what initialization does to gradients\n\n"
                "usage:\n"
-               "  gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto]\n"
+               "  gradscope train CONFIG [--set section.key=value]... [--resume PATH|auto] [--overwrite]\n"
+               "  gradscope eval CHECKPOINT|RUN_DIR DATA.h5 [--json]\n"
+               "  gradscope predict CHECKPOINT|RUN_DIR DATA.h5 -o OUT.h5|OUT.csv\n"
                "  gradscope inspect CHECKPOINT|RUN_DIR [--json] [--step N]\n"
                "  gradscope doctor CHECKPOINT|RUN_DIR [--json]\n"
                "  gradscope convert idx IMAGES LABELS OUT.h5\n"
@@ -36,6 +38,12 @@ static int cmd_config(int argc, char **argv)
 {
     if (argc == 1 && !strcmp(argv[0], "--doc")) {
         cfg_print_doc();
+        return 0;
+    }
+    if (argc >= 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
+        printf("usage: gradscope config --doc | CONFIG [--set section.key=value]...\n"
+               "  --doc     every key: section, name, default, allowed values, meaning (markdown)\n"
+               "  CONFIG    print the effective config: the file's keys over the defaults, with the --set overrides\n");
         return 0;
     }
     if (argc < 1 || argv[0][0] == '-') {
@@ -110,6 +118,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "train"))
         return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict"))
+        return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "inspect"))
         return cmd_inspect(argc - 2, argv + 2);
     if (!strcmp(cmd, "convert"))

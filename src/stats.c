@@ -343,6 +343,8 @@ void hist_free(gs_history *h)
     free(h->eval_epoch);
     free(h->eval_loss);
     free(h->eval_acc);
+    free(h->eval_vloss);
+    free(h->eval_vacc);
     free(h->rec_step);
     free(h->rec);
     free(h->verdict);
@@ -387,11 +389,13 @@ static int reserve_eval(gs_history *h, int64_t n)
         return 0;
     int64_t cap = next_cap(n, h->cap_eval);
     /* each array keeps its own pointer valid on failure; cap_eval only
-     * moves once all four have grown */
+     * moves once all six have grown */
     if (grow((void **)&h->eval_step, sizeof *h->eval_step, cap, "eval history") ||
         grow((void **)&h->eval_epoch, sizeof *h->eval_epoch, cap, "eval history") ||
         grow((void **)&h->eval_loss, sizeof *h->eval_loss, cap, "eval history") ||
-        grow((void **)&h->eval_acc, sizeof *h->eval_acc, cap, "eval history"))
+        grow((void **)&h->eval_acc, sizeof *h->eval_acc, cap, "eval history") ||
+        grow((void **)&h->eval_vloss, sizeof *h->eval_vloss, cap, "eval history") ||
+        grow((void **)&h->eval_vacc, sizeof *h->eval_vacc, cap, "eval history"))
         return GS_ERR_RUNTIME;
     h->cap_eval = cap;
     return 0;
@@ -435,7 +439,7 @@ int hist_push_step(gs_history *h, float loss, float acc, float lr)
     return 0;
 }
 
-int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float acc)
+int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float acc, float vloss, float vacc)
 {
     if (h->n_eval == h->cap_eval && reserve_eval(h, h->n_eval + 1))
         return GS_ERR_RUNTIME;
@@ -444,6 +448,8 @@ int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float a
     h->eval_epoch[i] = epoch;
     h->eval_loss[i] = loss;
     h->eval_acc[i] = acc;
+    h->eval_vloss[i] = vloss;
+    h->eval_vacc[i] = vacc;
     return 0;
 }
 
@@ -505,6 +511,8 @@ int hist_copy(gs_history *dst, const gs_history *src, int64_t n_loss, int64_t n_
     memcpy(dst->eval_epoch, src->eval_epoch, (size_t)n_eval * sizeof(float));
     memcpy(dst->eval_loss, src->eval_loss, (size_t)n_eval * sizeof(float));
     memcpy(dst->eval_acc, src->eval_acc, (size_t)n_eval * sizeof(float));
+    memcpy(dst->eval_vloss, src->eval_vloss, (size_t)n_eval * sizeof(float));
+    memcpy(dst->eval_vacc, src->eval_vacc, (size_t)n_eval * sizeof(float));
     memcpy(dst->rec_step, src->rec_step, (size_t)n_rec * sizeof(int64_t));
     memcpy(dst->rec, src->rec, (size_t)n_rec * GS_N_STATS * (size_t)L * sizeof(float));
     memcpy(dst->rec_verdict, src->rec_verdict, (size_t)n_rec * (size_t)L * sizeof(int));

@@ -9,6 +9,7 @@
 #include "gradscope/blas.h"
 #include "gradscope/common.h"
 #include "gradscope/loss.h"
+#include "gradscope/model.h"
 #include "gradscope/optim.h"
 #include "gradscope/plan.h"
 #include "gradscope/watchdog.h"
@@ -107,7 +108,37 @@ static int build(gs_trainer *t)
     return dist_agree(&t->dist, rc);
 }
 
-/* The input audit of the training set (the history keeps it). Collective. */
+/* The validation rows, the inputs standardized by the training rows'
+ * statistics ([data] normalize), and (rank 0, for the checkpoints) the
+ * class names of the training file. */
+static int prepare_data(gs_trainer *t)
+{
+    const gs_config *cfg = &t->cfg;
+    t->val = data_validation(t->train);
+    int rc = 0;
+    if (cfg->normalize == GS_NORMALIZE_STANDARDIZE) {
+        const int D = data_info(t->train)->dim;
+        t->mean = gs_malloc((size_t)D, sizeof(float), "input means");
+        t->std = gs_malloc((size_t)D, sizeof(float), "input standard deviations");
+        if ((rc = dist_agree(&t->dist, t->mean && t->std ? 0 : GS_ERR_RUNTIME)) ||
+            (rc = data_feature_stats(t->train, &t->dist, t->mean, t->std)))
+            return rc;
+        data_standardize(t->train, t->mean, t->std);
+        if (t->test)
+            data_standardize(t->test, t->mean, t->std);
+    }
+    if (t->dist.rank == 0 && cfg->synthetic == GS_SYNTH_NONE)
+        rc = model_read_class_names(cfg->train, cfg->y_name[0] ? cfg->y_name : "/y", &t->classes, &t->n_classes);
+    if (!rc && t->classes && t->n_classes != cfg->sizes[cfg->n_sizes - 1]) { /* names of another numbering */
+        model_free_names(t->classes, t->n_classes);
+        t->classes = NULL;
+        t->n_classes = 0;
+    }
+    return dist_agree(&t->dist, rc);
+}
+
+/* The input audit of the training set (the history keeps it): of the
+ * inputs the network sees, after [data] normalize. Collective. */
 static int audit(gs_trainer *t)
 {
     const float *X, *Y;
@@ -131,7 +162,8 @@ int trainer_create(gs_trainer **out, const gs_config *cfg, const gs_dist *d)
     t->dist = *d;
     t->timing = -1;
     if (!(rc = data_open(&t->train, cfg, d, 0, cfg->batch_size)) &&
-        !(rc = data_open(&t->test, cfg, d, 1, cfg->batch_size)) && !(rc = build(t)) && !(rc = audit(t))) {
+        !(rc = data_open(&t->test, cfg, d, 1, cfg->batch_size)) && !(rc = prepare_data(t)) && !(rc = build(t)) &&
+        !(rc = audit(t))) {
         /* Identical start: rank 0 draws the weights, everyone receives its
          * bits (or, sharing one copy, sees them). */
         rc = d->rank == 0 ? net_init_params(t->net, cfg->seed, cfg->bias_init) : 0;
@@ -152,6 +184,9 @@ void trainer_free(gs_trainer *t)
 {
     if (!t)
         return;
+    free(t->mean);
+    free(t->std);
+    model_free_names(t->classes, t->n_classes);
     data_free(t->train);
     data_free(t->test);
     act_acc_free(&t->acc);
@@ -464,17 +499,24 @@ void trainer_diagnosis(const gs_trainer *t, const float **st, const int **verdic
 
 static int evaluate(gs_trainer *t, gs_data *ds, double *loss, double *acc);
 
-int trainer_evaluate(gs_trainer *t, double *loss, double *acc, int *on_test)
+int trainer_evaluate(gs_trainer *t, gs_eval *e)
 {
     gs_data *ds = t->test ? t->test : t->train;
-    *on_test = t->test != NULL;
+    e->on_test = t->test != NULL;
+    e->val_loss = e->val_accuracy = NAN;
     watchdog_phase("evaluation", t->state.step);
-    int rc = t->repro ? repro_evaluate(t, ds, loss, acc) : evaluate(t, ds, loss, acc);
+    int rc = t->repro ? repro_evaluate(t, ds, &e->loss, &e->accuracy) : evaluate(t, ds, &e->loss, &e->accuracy);
+    if (!rc && t->val)
+        rc = t->repro ? repro_evaluate(t, t->val, &e->val_loss, &e->val_accuracy)
+                      : evaluate(t, t->val, &e->val_loss, &e->val_accuracy);
     const float epoch = (float)t->state.epoch + (float)t->state.batch_in_epoch / (float)t->steps_per_epoch;
-    if (!rc && hist_push_eval(&t->hist, t->state.step, epoch, (float)*loss, (float)*acc))
+    if (!rc && hist_push_eval(&t->hist, t->state.step, epoch, (float)e->loss, (float)e->accuracy,
+                              (float)e->val_loss, (float)e->val_accuracy))
         rc = gs_error_mark_broken(); /* this rank's history alone would lack it */
     return rc;
 }
+
+int trainer_has_test(const gs_trainer *t) { return t->test != NULL; }
 
 /* The loss and accuracy over ds: each rank its rows, the sums over ranks. */
 static int evaluate(gs_trainer *t, gs_data *ds, double *loss, double *acc)
@@ -514,7 +556,10 @@ int trainer_checkpoint(gs_trainer *t, const char *tag, int status, char *path, s
     watchdog_phase("checkpoint", t->state.step);
     if (t->dist.rank == 0 && !status) {
         t->state.n_ranks = t->dist.size;
-        status = ckpt_write(t->cfg.dir, tag, &t->cfg, t->net, &t->hist, &t->state, t->cfg.keep, path, path_size);
+        const gs_ckpt_data data = { .dim = data_info(t->train)->dim, .mean = t->mean, .std = t->std,
+                                    .classes = t->classes, .n_classes = t->n_classes };
+        status = ckpt_write_data(t->cfg.dir, tag, &t->cfg, t->net, &t->hist, &t->state, &data, t->cfg.keep, path,
+                                 path_size);
     }
     return dist_agree(&t->dist, status);
 }

@@ -30,6 +30,10 @@ struct gs_trainer {
     gs_exchange *x;
     gs_net *net;
     gs_data *train, *test;
+    gs_data *val;             /* the training file's held-out rows (data_validation), or NULL */
+    float *mean, *std;        /* (D) each: [data] normalize = standardize; NULL otherwise */
+    char **classes;           /* rank 0: the training file's class names (a `classes` attribute), or NULL */
+    int n_classes;
     gs_history hist;
     gs_train_state state;
     gs_act_acc acc;

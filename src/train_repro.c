@@ -86,6 +86,10 @@ int repro_create(gs_trainer *t)
     gs_data *ds = t->test ? t->test : t->train;
     const gs_data_info *info = data_info(ds);
     r->eval_rows = info->shard_hi - info->shard_lo;
+    if (t->val) { /* the validation rows are evaluated too */
+        const int64_t n_val = data_info(t->val)->shard_hi - data_info(t->val)->shard_lo;
+        r->eval_rows = n_val > r->eval_rows ? n_val : r->eval_rows;
+    }
     r->counts = gs_calloc((size_t)P * 2, sizeof(int), "reproducible mode");
     r->gathered = gs_calloc((size_t)r->max_groups, r->max_vec * sizeof(double), "reproducible mode");
     r->mine = gs_calloc((size_t)r->max_groups, (1 + 2 * (size_t)L) * sizeof(double), "reproducible mode");

@@ -93,7 +93,7 @@ int main(int argc, char **argv)
     char *a1[] = {path};
     int rc = inspect(&out, &err, 1, a1);
     CHECK(rc == 0, "inspect: rc %d, %s", rc, err);
-    CHECK(strstr(out, "step 120, epoch 3") && strstr(out, "2 ranks"), "position line:\n%s", out);
+    CHECK(strstr(out, "position    step 120 (end of epoch 3)") && strstr(out, "2 ranks"), "position line:\n%s", out);
     CHECK(strstr(out, "6-20-20-20-3") && strstr(out, "activation sigmoid, sigmoid, relu"), "model line:\n%s", out);
     CHECK(strstr(out, "grad_norm") && strstr(out, "verdict") && strstr(out, "[20, 6]"), "table header:\n%s", out);
     CHECK(strstr(out, "vanishing") && strstr(out, "saturated") && strstr(out, "dead") && strstr(out, "nonfinite"),

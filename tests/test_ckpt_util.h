@@ -68,7 +68,8 @@ static inline void tc_hist(gs_history *h, int L, int n_loss, int n_eval, int n_r
     for (int i = 0; i < 4 * D; i++)
         block[i] = 0.5f * (float)i - 2.0f;
     for (int i = 0; i < n_eval; i++)
-        hist_push_eval(h, 10 * (i + 1), (float)(i + 1), 1.5f / (float)(i + 1), 0.5f + 0.1f * (float)i);
+        hist_push_eval(h, 10 * (i + 1), (float)(i + 1), 1.5f / (float)(i + 1), 0.5f + 0.1f * (float)i,
+                       1.6f / (float)(i + 1), 0.45f + 0.1f * (float)i);
     float st[GS_MAX_LAYERS * GS_N_STATS];
     int v[GS_MAX_LAYERS];
     for (int r = 0; r < n_rec; r++) {

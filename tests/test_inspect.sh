@@ -77,6 +77,9 @@ assert all(f["input_audit/feature_" + k].shape == (D,) for k in ("std", "min", "
 assert f["doctor/repairs/step"].shape == (0,) and f["doctor/repairs/remedy"].shape == (0,)
 assert "[model]" in f["config"][0].decode()
 assert f["state/step"][0] == f.attrs["step"] == 120
+# format 4: the validation split's evaluations beside the test set's
+n_eval = f["history/eval/step"].shape[0]
+assert f["history/eval/validation_loss"].shape == (n_eval,) and f["history/eval/validation_accuracy"].shape == (n_eval,)
 PY
 
 /usr/bin/python3 "$SRC/jobs/plot_checkpoint.py" "$CKPT" -o "$T/plot.png" > /dev/null 2> "$T/err.txt" \
@@ -84,6 +87,37 @@ PY
 [ "$(head -c 4 "$T/plot.png" | tail -c 3)" = "PNG" ] || fail "plot is not a PNG"
 /usr/bin/python3 "$SRC/jobs/plot_checkpoint.py" "$T/cut.h5" -o "$T/bad.png" > /dev/null 2>&1
 [ $? -eq 4 ] || fail "plot of a bad file should exit 4"
+
+# the plot of a run directory: its newest checkpoint; every legend above its
+# panel, clear of the curves; a non-finite loss neither crashes it nor
+# squashes the axis; a directory that is no run is one clear line, exit 4
+cp "$CKPT" "$T/run/inf.h5"
+/usr/bin/python3 - "$SRC/jobs" "$T/run" "$T/run/inf.h5" "$T/dir.png" <<'PY' || fail "plot of a run directory"
+import sys, h5py, numpy as np
+sys.path.insert(0, sys.argv[1])
+import plot_checkpoint as pc, gradscope_ckpt as gc
+with h5py.File(sys.argv[3], "r+") as f:      # one loss overflowed, one NaN
+    f["history/loss"][3] = np.inf
+    f["history/loss"][4] = np.nan
+for path in (sys.argv[2], sys.argv[3]):
+    fig = pc.plot(gc.read(path), sys.argv[4])
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is None:
+            continue
+        lb, ab = leg.get_window_extent(r), ax.get_window_extent(r)
+        assert lb.y0 >= ab.y1 - 1, ("a legend covers its panel", path, lb, ab)
+    lo, hi = fig.axes[0].get_ylim()
+    assert np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi < 100, ("loss axis", path, lo, hi)
+print("legends above their panels; loss axis finite")
+PY
+/usr/bin/python3 "$SRC/jobs/plot_checkpoint.py" "$T/run" > /dev/null 2> "$T/err.txt" && [ -s "$T/run/plot.png" ] \
+  || fail "plot_checkpoint.py RUN_DIR: $(cat "$T/err.txt")"
+/usr/bin/python3 "$SRC/jobs/plot_checkpoint.py" "$T/empty" > /dev/null 2> "$T/err.txt"; rc=$?
+[ $rc -eq 4 ] && grep -q "is not a gradscope run directory" "$T/err.txt" && [ "$(wc -l < "$T/err.txt")" -eq 1 ] \
+  || fail "plot of a directory that is no run: exit $rc: $(cat "$T/err.txt")"
 
 if [ $fails -eq 0 ]; then rm -rf "$T"; echo "test_inspect.sh: ok"; else echo "test_inspect.sh: $fails failure(s), files in $T" >&2; fi
 [ $fails -eq 0 ]

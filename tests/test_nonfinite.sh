@@ -89,7 +89,7 @@ PYEOF
 gs_mpi 2 train "$WORK/x.ini" --set "model.layers=8, 16, 3" --set model.init=xavier_normal --set optimizer.lr=1e39 \
   --set train.on_nonfinite=skip --set "checkpoint.dir=$WORK/ovf" > "$WORK/ovf.log" 2>&1; rc=$?
 if [ $rc -eq 5 ] && grep -q "refusing to write a checkpoint at step 1: parameters" "$WORK/ovf.log" \
-   && grep -q "incident written to $WORK/ovf/nonfinite_00000001.h5" "$WORK/ovf.log" \
+   && grep -q "incident record written to $WORK/ovf/nonfinite_00000001.h5" "$WORK/ovf.log" \
    && "$GS" inspect "$WORK/ovf/nonfinite_00000001.h5" > /dev/null && [ ! -e "$WORK/ovf/ckpt_00000001.h5" ]; then
   pass "overflowed weights: exit 5, incident nonfinite_00000001.h5, no checkpoint"
 else tail -4 "$WORK/ovf.log"; fail "overflowed weights: exit $rc"; fi

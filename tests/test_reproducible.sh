@@ -51,6 +51,7 @@ schedule = cosine
 [checkpoint]
 dir = $WORK/run
 every_steps = 5
+every_epochs = 0   ; the kill-and-resume steps below count on checkpoints at multiples of 5 alone
 keep = 10
 [stats]
 every_steps = 3

@@ -215,7 +215,7 @@ static void test_history(void)
     CHECK(h.n_loss == 100100 && h.loss[100099] == 99999.0f, "loss after growth");
     CHECK(reallocs < 20, "%d reallocations for 100000 pushes: growth is not geometric", reallocs);
     for (int i = 0; i < 9; i++)
-        hist_push_eval(&h, i, (float)i, 1.0f, 0.5f);
+        hist_push_eval(&h, i, (float)i, 1.0f, 0.5f, NAN, NAN);
     CHECK(h.n_eval == 9 && h.eval_step[8] == 8 && h.eval_acc[8] == 0.5f, "evals");
     hist_free(&h);
     CHECK(hist_init(&h, 0) != 0, "hist_init with 0 layers must fail");

@@ -21,3 +21,14 @@ gs_script_test(reproducible_ranks test_reproducible.sh ranks)
 gs_script_test(reproducible_remedies test_reproducible.sh ranks remedies)
 gs_script_test(reproducible_default test_reproducible.sh default)
 gs_script_test(reproducible_resume test_reproducible.sh resume)
+# Safe run directories (refusal, --overwrite, --resume auto across models),
+# default checkpoints, keep_best, early stopping, truthful failure messages,
+# and the command line's small truths (--help, exit codes, plurals).
+gs_script_test(run_dir test_run_dir.sh)
+# eval and predict: [data] normalize, the validation split, the same numbers
+# at 1-3 ranks, and bad input
+gs_script_test(eval_predict test_eval_predict.sh)
+# jobs/export_torch.py: PyTorch predicts what gradscope predict does, for
+# every layer kind
+gs_script_test(export_torch test_export.sh)
+set_tests_properties(export_torch PROPERTIES TIMEOUT 300)

@@ -8,6 +8,8 @@
 int cmd_train(int argc, char **argv);    /* gradscope train CONFIG [--set k=v]... [--resume PATH|auto] */
 int cmd_inspect(int argc, char **argv);  /* gradscope inspect CKPT|RUN_DIR [--json] [--step N] */
 int cmd_convert(int argc, char **argv);  /* gradscope convert idx|csv|npy|npz FILES... OUT.h5 [options] */
+int cmd_eval(int argc, char **argv);     /* gradscope eval CKPT|RUN_DIR DATA.h5 [--json] */
+int cmd_predict(int argc, char **argv);  /* gradscope predict CKPT|RUN_DIR DATA.h5 -o OUT.h5|OUT.csv */
 int cmd_doctor(int argc, char **argv);   /* gradscope doctor CKPT|RUN_DIR [--json] */
 
 #endif

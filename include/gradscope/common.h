@@ -21,6 +21,9 @@
 
 #define GS_VERSION "0.1.0"
 
+/* The "s" of a count's noun: printf("%d rank%s", n, GS_PLURAL(n)). */
+#define GS_PLURAL(n) ((n) == 1 ? "" : "s")
+
 /* Exit statuses of the gradscope command (the table in README.md). */
 typedef enum {
     GS_OK = 0,           /* success */

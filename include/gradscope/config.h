@@ -40,6 +40,7 @@ typedef enum { GS_NONFINITE_STOP, GS_NONFINITE_SKIP } gs_nonfinite;
 
 typedef enum { GS_SYNTH_NONE, GS_SYNTH_SPIRAL, GS_SYNTH_TEACHER } gs_synthetic;
 
+typedef enum { GS_NORMALIZE_NONE, GS_NORMALIZE_STANDARDIZE } gs_normalize;
 /* [doctor] mode: what the doctor does with a confirmed symptom. */
 typedef enum { GS_DOCTOR_OFF, GS_DOCTOR_ADVISE, GS_DOCTOR_REPAIR } gs_doctor_mode;
 
@@ -69,6 +70,8 @@ typedef struct {
     char x_name[GS_NAME_MAX];          /* x_dataset = /X */
     char y_name[GS_NAME_MAX];          /* y_dataset = /y */
     double scale;                      /* scale: inputs are multiplied by it */
+    gs_normalize normalize;            /* normalize = none | standardize (per feature, training-set statistics) */
+    double validation_fraction;        /* rows of the training set held out for validation */
     int64_t n_train;                   /* n_train: synthetic training samples */
     int64_t n_test;                    /* n_test: synthetic test samples */
     double noise;                      /* noise: synthetic noise level */
@@ -82,6 +85,7 @@ typedef struct {
     int shuffle;                       /* bool */
     int eval_every;                    /* epochs between evaluations (0 = only at the end) */
     gs_nonfinite on_nonfinite;
+    int early_stop_patience;           /* evaluations without a new lowest monitored loss before stopping (0 = off) */
     int log_every;                     /* log.every_steps lives here as train.log_every */
     int blas_threads;                  /* 0 = auto (cores / ranks on the node) */
     int overlap;                       /* bool: bucketed MPI_Iallreduce during backward */
@@ -106,9 +110,11 @@ typedef struct {
 
     /* [checkpoint] */
     char dir[GS_PATH_MAX];             /* run directory ("" = no checkpoints) */
+    int ckpt_every_epochs;             /* 0 = off */
     int64_t ckpt_every_steps;          /* 0 = off */
     double ckpt_every_seconds;         /* 0 = off */
     int keep;                          /* keep the last K checkpoints */
+    int keep_best;                     /* bool: best_<step>.h5 of the lowest monitored loss */
 
     /* [stats] */
     int64_t stats_every;               /* stats.every_steps */

@@ -38,8 +38,32 @@ typedef struct {
  * that will be asked for. Validates shapes against model.layers, labels
  * against the number of classes, and float inputs for NaN/Inf. */
 int data_open(gs_data **out, const gs_config *cfg, const gs_dist *d, int which, int64_t batch_cap);
+/* A data file read for evaluation or prediction (eval, predict), every row
+ * once: rank r holds whole chunks [r G/P, (r+1) G/P) of the G = ceil(N /
+ * align) chunks of `align` rows (a rank may hold none), so that a chunk is
+ * the same rows at any rank count. With DATA_INPUTS_ONLY only /X is read
+ * (y_dim = 0). The checks, scaling and messages are data_open's (the
+ * message says "the model takes D inputs"). Collective. */
+enum { DATA_INPUTS_ONLY = 1 };
+int data_open_file(gs_data **out, const gs_config *cfg, const gs_dist *d, const char *path, int64_t align, int flags);
 void data_free(gs_data *ds);
 const gs_data_info *data_info(const gs_data *ds);
+/* The rows a training set holds out for validation ([data]
+ * validation_fraction: round(f N) rows drawn by train.seed, the same at
+ * any rank count), or NULL. Its rows, like the training set's others, are
+ * numbered in file order; each rank holds a range of them (data_shard),
+ * possibly empty. Owned by the training set (data_free frees both). */
+gs_data *data_validation(const gs_data *ds);
+
+/* [data] normalize = standardize: each feature's mean and (population)
+ * standard deviation over the rows of the set (D floats each; a feature
+ * that is constant gets std 1), the sums taken in fixed point (exact.h) so
+ * that they are the same bits at any rank count. Collective. */
+int data_feature_stats(const gs_data *ds, const gs_dist *d, float *mean, float *std);
+/* x = (x - mean) / std, per feature, on every row the set holds (and its
+ * validation rows): the formula that eval, predict and the export repeat. */
+void data_standardize(gs_data *ds, const float *mean, const float *std);
+void data_standardize_rows(float *X, int64_t n, int D, const float *mean, const float *std);
 
 /* Number of global batches in one epoch: ceil(N / batch). */
 int64_t data_n_batches(const gs_data *ds, int64_t batch);

@@ -34,6 +34,9 @@ int dist_allgatherv_double(const gs_dist *d, const double *mine, int n_mine, dou
  * at most GS_IALLREDUCE_MAX floats (an MPI count is an int): in place when
  * send is NULL, else of send's n floats. */
 #define GS_IALLREDUCE_MAX ((size_t)1 << 30)
+/* Point to point, tag 0: n floats to / from one rank (blocking). */
+int dist_send_float(const gs_dist *d, const float *buf, int n, int to);
+int dist_recv_float(const gs_dist *d, float *buf, int n, int from);
 int dist_iallreduce_sum_float(const gs_dist *d, const float *send, float *buf, size_t n, MPI_Request *req);
 /* One exchange with two neighbours: n_send floats to rank `to`, n_recv
  * from rank `from`; `what` names it in a message. */

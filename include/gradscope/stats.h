@@ -110,7 +110,8 @@ typedef struct {
     float *lr;              /* (n_loss): learning rate of every step (NaN: not recorded) */
     int64_t n_eval, cap_eval;
     int64_t *eval_step;     /* (n_eval) */
-    float *eval_epoch, *eval_loss, *eval_acc;
+    float *eval_epoch, *eval_loss, *eval_acc; /* test set (training set without one) */
+    float *eval_vloss, *eval_vacc;            /* validation split (NaN without one) */
     int64_t n_rec, cap_rec;
     int64_t *rec_step;      /* (n_rec) */
     float *rec;             /* (n_rec, GS_N_STATS, n_layers): field-major per record */
@@ -130,7 +131,7 @@ int hist_reserve(gs_history *h, int64_t n_loss, int64_t n_eval, int64_t n_rec);
 int hist_push_loss(gs_history *h, float loss);
 /* A step's loss, training accuracy and learning rate. */
 int hist_push_step(gs_history *h, float loss, float acc, float lr);
-int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float acc);
+int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float acc, float vloss, float vacc);
 /* st is (n_layers, GS_N_STATS) as stats_compute writes it. */
 int hist_push_stats(gs_history *h, int64_t step, const float *st, const int *verdict);
 int hist_push_repair(gs_history *h, const gs_repair *r);

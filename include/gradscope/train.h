@@ -76,10 +76,19 @@ double trainer_layer_grad_sq(const gs_trainer *t, int l);
  * verdict, and its verdict at the record before (-1: none yet). */
 void trainer_diagnosis(const gs_trainer *t, const float **st, const int **verdict, const int **prev_verdict);
 
-/* Loss and accuracy on the test set (or the training shard when there is
- * none: *on_test = 0), independent of the rank count; recorded in the
- * history. Collective. */
-int trainer_evaluate(gs_trainer *t, double *loss, double *acc, int *on_test);
+/* An evaluation: loss and accuracy (NaN for regression) on the test set,
+ * or the training set when there is none, and on the validation split. */
+typedef struct {
+    double loss, accuracy;
+    int on_test;                   /* 0: the training set's (there is no test set) */
+    double val_loss, val_accuracy; /* NaN without [data] validation_fraction */
+} gs_eval;
+
+/* Evaluate, independent of the rank count; recorded in the history.
+ * Collective. */
+int trainer_evaluate(gs_trainer *t, gs_eval *e);
+/* 1 when the config has a test set. */
+int trainer_has_test(const gs_trainer *t);
 
 /* The sharded optimizer's state (the momentum), current on each rank over
  * its range only, made whole on every rank. Collective. */

@@ -18,6 +18,7 @@
 #include "gradscope/stats.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ static void ckpt_seeds(const char *dir)
         st[i] = 0.125f * (float)i;
     for (int i = 0; i < 3; i++)
         hist_push_loss(&h, 1.0f / (float)(i + 1));
-    hist_push_eval(&h, 3, 1.0f, 0.5f, 0.75f);
+    hist_push_eval(&h, 3, 1.0f, 0.5f, 0.75f, NAN, NAN);
     hist_push_stats(&h, 0, st, v);
     s.step = 3;
     s.epoch = 1;
