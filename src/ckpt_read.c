@@ -71,7 +71,6 @@ static void r_close(rfile *r)
     r->file = H5I_INVALID_HID;
 }
 
-/* A scalar string attribute of the root (fixed length) into buf. */
 /* Close what an attribute read opened (any may be invalid). */
 static void close_attr(hid_t a, hid_t t, hid_t sp)
 {
@@ -83,6 +82,7 @@ static void close_attr(hid_t a, hid_t t, hid_t sp)
         H5Aclose(a);
 }
 
+/* A scalar string attribute of the root (fixed length) into buf. */
 static int r_attr_str(const rfile *r, const char *name, char *buf, size_t n, int required)
 {
     buf[0] = '\0';
