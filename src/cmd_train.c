@@ -293,7 +293,7 @@ static int resume(run_ctx *r, const char *path)
         return failed(r->d, rc, "resume", 0);
     R0(r) {
         char at[96];
-        printf("resume: %s (%s, written by %d rank%s)\n", path, ckpt_position_text(&st, at, sizeof at), st.n_ranks,
+        printf("resume: %s: %s, written by %d rank%s\n", path, ckpt_position_text(&st, at, sizeof at), st.n_ranks,
                GS_PLURAL(st.n_ranks));
         warn_provenance(path);
         snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);

@@ -63,7 +63,7 @@ ranks_of "$WORK/f.ini" > /dev/null && { fail "processes left after the kill"; pk
 last=$(cat "$WORK/split/latest" 2>/dev/null)
 out=$(gs_mpi 2 train "$WORK/f.ini" --set "checkpoint.dir=$WORK/split" --resume auto 2>&1) \
   || { echo "$out" | tail -5; fail "resume after the kill"; finish; }
-echo "$out" | grep -q "resume: .*$last (step" && pass "resumed from the last checkpoint $last" \
+echo "$out" | grep -q "resume: .*$last: step" && pass "resumed from the last checkpoint $last" \
   || fail "did not resume from $last: $(echo "$out" | grep resume)"
 weights_equal "$(latest_ckpt "$WORK/straight")" "$(latest_ckpt "$WORK/split")" 0 \
   && pass "final weights bitwise equal to the uninterrupted run" || fail "final weights differ"

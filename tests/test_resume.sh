@@ -60,7 +60,7 @@ out=$(gs_mpi "$NP1" train "$WORK/r.ini" --set "checkpoint.dir=$WORK/split" --set
 echo "$out" | grep -q "no checkpoint in .*, starting fresh" && pass "--resume auto with nothing to resume starts fresh" \
   || fail "--resume auto did not say it starts fresh"
 out=$(gs_mpi "$NP2" train "$WORK/r.ini" --set "checkpoint.dir=$WORK/split" --resume auto 2>&1) || { echo "$out"; fail "second half"; finish; }
-echo "$out" | grep -q "resume: .*ckpt_00000020.h5 (step 20" && pass "resumed from step 20" || { echo "$out" | head; fail "did not resume from step 20"; }
+echo "$out" | grep -q "resume: .*ckpt_00000020.h5: step 20 " && pass "resumed from step 20" || { echo "$out" | head; fail "did not resume from step 20"; }
 # and trained from there: progress at steps 30 and 40 only (log_every = 10). A run that said it
 # resumed but trained from step 0 with the same seed would end on the same weights
 steps=$(echo "$out" | sed -n 's|^epoch [0-9]* step \([0-9]*\)/40 .*|\1|p' | tr '\n' ' ')

@@ -161,7 +161,7 @@ probe=$(grep '== train.sbatch: probe of 2 nodes' job.out | tail -n1)
 [[ $probe == *"$spare("* && $probe != *"$victim("* ]] || fail "the rerun's probe line does not show the spare $spare only: $probe"
 [[ $(grep -c '^gradients: .*ring of messages' job.out) == 2 ]] || fail "both runs must exchange gradients by messages across nodes"
 grep -q 'through shared memory' job.out && fail "a run exchanged gradients through shared memory across nodes"
-resumed=$(sed -n 's/^resume: .*(step \([0-9]*\)[^0-9].*/\1/p' job.out | tail -n1)
+resumed=$(sed -n 's/^resume: .*: step \([0-9]*\)[^0-9].*/\1/p' job.out | tail -n1)
 [[ -n $resumed && $resumed -ge 50 && $resumed -lt $STEPS ]] || fail "the rerun did not resume from a checkpoint (resume step '${resumed}')"
 [[ $(grep -c '(gradscope) exited with status 0' job.out) == 1 ]] || fail "expected one clean finish in the log"
 # Without a connection reset, the surviving rank learns of the loss only
