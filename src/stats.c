@@ -492,6 +492,13 @@ void hist_record_stats(const gs_history *h, int64_t r, float *st)
             st[(size_t)l * GS_N_STATS + f] = rec[(size_t)f * L + l];
 }
 
+/* memcpy, but n = 0 copies nothing, from arrays an empty history may not have */
+static void copy_bytes(void *dst, const void *src, size_t n)
+{
+    if (n)
+        memcpy(dst, src, n);
+}
+
 int hist_copy(gs_history *dst, const gs_history *src, int64_t n_loss, int64_t n_eval, int64_t n_rec)
 {
     if (dst == src)
@@ -504,18 +511,18 @@ int hist_copy(gs_history *dst, const gs_history *src, int64_t n_loss, int64_t n_
         return gs_error(GS_ERR_RUNTIME, "hist_copy: %lld/%lld/%lld entries asked of a history of %lld/%lld/%lld",
                         (long long)n_loss, (long long)n_eval, (long long)n_rec, (long long)src->n_loss,
                         (long long)src->n_eval, (long long)src->n_rec);
-    memcpy(dst->loss, src->loss, (size_t)n_loss * sizeof(float));
-    memcpy(dst->acc, src->acc, (size_t)n_loss * sizeof(float));
-    memcpy(dst->lr, src->lr, (size_t)n_loss * sizeof(float));
-    memcpy(dst->eval_step, src->eval_step, (size_t)n_eval * sizeof(int64_t));
-    memcpy(dst->eval_epoch, src->eval_epoch, (size_t)n_eval * sizeof(float));
-    memcpy(dst->eval_loss, src->eval_loss, (size_t)n_eval * sizeof(float));
-    memcpy(dst->eval_acc, src->eval_acc, (size_t)n_eval * sizeof(float));
-    memcpy(dst->eval_vloss, src->eval_vloss, (size_t)n_eval * sizeof(float));
-    memcpy(dst->eval_vacc, src->eval_vacc, (size_t)n_eval * sizeof(float));
-    memcpy(dst->rec_step, src->rec_step, (size_t)n_rec * sizeof(int64_t));
-    memcpy(dst->rec, src->rec, (size_t)n_rec * GS_N_STATS * (size_t)L * sizeof(float));
-    memcpy(dst->rec_verdict, src->rec_verdict, (size_t)n_rec * (size_t)L * sizeof(int));
+    copy_bytes(dst->loss, src->loss, (size_t)n_loss * sizeof(float));
+    copy_bytes(dst->acc, src->acc, (size_t)n_loss * sizeof(float));
+    copy_bytes(dst->lr, src->lr, (size_t)n_loss * sizeof(float));
+    copy_bytes(dst->eval_step, src->eval_step, (size_t)n_eval * sizeof(int64_t));
+    copy_bytes(dst->eval_epoch, src->eval_epoch, (size_t)n_eval * sizeof(float));
+    copy_bytes(dst->eval_loss, src->eval_loss, (size_t)n_eval * sizeof(float));
+    copy_bytes(dst->eval_acc, src->eval_acc, (size_t)n_eval * sizeof(float));
+    copy_bytes(dst->eval_vloss, src->eval_vloss, (size_t)n_eval * sizeof(float));
+    copy_bytes(dst->eval_vacc, src->eval_vacc, (size_t)n_eval * sizeof(float));
+    copy_bytes(dst->rec_step, src->rec_step, (size_t)n_rec * sizeof(int64_t));
+    copy_bytes(dst->rec, src->rec, (size_t)n_rec * GS_N_STATS * (size_t)L * sizeof(float));
+    copy_bytes(dst->rec_verdict, src->rec_verdict, (size_t)n_rec * (size_t)L * sizeof(int));
     dst->n_loss = n_loss;
     dst->n_eval = n_eval;
     dst->n_rec = n_rec;
