@@ -113,7 +113,7 @@ int run_doctor_repair(run_doctor *rd, gs_trainer **t, gs_config *cfg, const gs_d
     for (int k = 0; k < pick.remedy.n_set; k++)
         sets[k] = pick.remedy.set[k];
     /* (validated when the remedy was chosen: the same config on every rank) */
-    if ((rc = cfg_apply_sets(cfg, pick.remedy.n_set, sets, cfg)))
+    if ((rc = dist_agree(d, cfg_apply_sets(cfg, pick.remedy.n_set, sets, cfg))))
         return rc;
     const int rollback = !doctor_remedy_reinits(&pick.remedy) && rd->snap.valid;
 
@@ -129,7 +129,7 @@ int run_doctor_repair(run_doctor *rd, gs_trainer **t, gs_config *cfg, const gs_d
     *t = NULL;
     if (!(rc = trainer_create(t, cfg, d))) {
         if (rollback) {
-            rc = trainer_snapshot_restore(*t, &rd->snap, &saved);
+            rc = dist_agree(d, trainer_snapshot_restore(*t, &rd->snap, &saved)); /* a rank's failure ends all */
             rep.resumed_at = rd->snap.state.step;
         } else {
             rc = dist_agree(d, trainer_adopt_repairs(*t, &saved));
