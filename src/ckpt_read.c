@@ -504,7 +504,7 @@ static int r_history_v4(const rfile *r, gs_history *h, int L)
     const long long want_v[2] = {nr, L};
     hsize_t vd[2];
     char *v;
-    size_t stride;
+    size_t stride = 0;
     if (r_string_table(r, "/history/verdicts", 2, want_v, &v, vd, &stride))
         return GS_ERR_CKPT;
     for (int64_t i = 0; i < nr * L; i++) {

@@ -592,7 +592,7 @@ int cfg_key_parse(const cfg_key *k, const char *text, gs_config *cfg, int *n_giv
         break;
     }
     case T_SIZES: {
-        int tmp[GS_MAX_LAYERS + 1], count;
+        int tmp[GS_MAX_LAYERS + 1], count = 0;
         if (parse_list(text, GS_MAX_LAYERS + 1, &count, why, n, size_item, k, tmp))
             return 1;
         if (count < 2)
@@ -603,7 +603,7 @@ int cfg_key_parse(const cfg_key *k, const char *text, gs_config *cfg, int *n_giv
         break;
     }
     case T_ACTS: case T_NORMS: case T_INITS: {
-        int tmp[GS_MAX_LAYERS], count;
+        int tmp[GS_MAX_LAYERS], count = 0;
         int max_n = k->type == T_INITS ? GS_MAX_LAYERS : GS_MAX_LAYERS - 1;
         if (parse_list(text, max_n, &count, why, n, name_item, k, tmp))
             return 1;
@@ -613,7 +613,7 @@ int cfg_key_parse(const cfg_key *k, const char *text, gs_config *cfg, int *n_giv
     }
     case T_HIDDEN_DOUBLES: {
         double tmp[GS_MAX_LAYERS];
-        int count;
+        int count = 0;
         if (parse_list(text, GS_MAX_LAYERS - 1, &count, why, n, double_item, k, tmp))
             return 1;
         memcpy(f, tmp, (size_t)count * sizeof *tmp);
