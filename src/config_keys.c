@@ -122,8 +122,8 @@ const cfg_key cfg_keys[] = {
         "a non-finite loss or gradient: stop (exit status 5) or skip the step"),
     KEY("train", "log_every", T_INT, log_every, "50", GE(1), NULL, "steps between progress lines"),
     KEY("train", "blas_threads", T_INT, blas_threads, "0", GE(0), NULL, "OpenBLAS threads per rank (0 = cores / ranks on the node)"),
-    KEY("train", "overlap", T_BOOL, overlap, "true", ANY, NULL, "overlap the gradient allreduce with backward where the whole gradient is all-reduced "
-        "(shard = false; statistics steps across nodes)"),
+    KEY("train", "overlap", T_AUTO_BOOL, overlap, "auto", ANY, NULL, "overlap the gradient allreduce with backward where the whole gradient is all-reduced "
+        "(shard = false; statistics steps across nodes); auto: on when all ranks share one node, off across nodes"),
     KEY("train", "watchdog_seconds", T_DOUBLE, watchdog_seconds, "600", GE(0), NULL,
         "abort when one collective takes longer (0 = off)"),
     KEY("train", "reproducible", T_BOOL, reproducible, "false", ANY, NULL,
@@ -301,6 +301,7 @@ void cfg_allowed_text(const cfg_key *k, sbuf *b)
     case T_UINT64: cfg_sb_printf(b, "integer 0 to %" PRIu64, UINT64_MAX); break;
     case T_DOUBLE: cfg_sb_printf(b, "number"); range_text(&k->range, b); break;
     case T_BOOL: cfg_sb_printf(b, "true or false (also yes/no, on/off, 1/0)"); break;
+    case T_AUTO_BOOL: cfg_sb_printf(b, "auto, true or false (also yes/no, on/off, 1/0)"); break;
     case T_STRING: cfg_sb_printf(b, "text of at most %zu characters", k->size - 1); break;
     case T_SIZES:
         cfg_sb_printf(b, "comma-separated list of 2 to %d integers", GS_MAX_LAYERS + 1);
@@ -383,6 +384,8 @@ int cfg_key_check(const cfg_key *k, const gs_config *cfg, char *why, size_t n)
     case T_UINT64: return 0;
     case T_BOOL:
         return (*(const int *)f & ~1) ? snprintf(why, n, "is not a boolean (0 or 1)") : 0;
+    case T_AUTO_BOOL:
+        return *(const int *)f < GS_AUTO || *(const int *)f > 1 ? snprintf(why, n, "is not auto (-1), 0 or 1") : 0;
     case T_STRING:
         if (!memchr(f, '\0', k->size))
             return snprintf(why, n, "is not terminated within %zu characters", k->size);
@@ -547,17 +550,17 @@ int cfg_key_parse(const cfg_key *k, const char *text, gs_config *cfg, int *n_giv
         *(double *)f = v;
         break;
     }
-    case T_BOOL: {
+    case T_BOOL: case T_AUTO_BOOL: {
         static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
-        int v = -1;
+        int v = k->type == T_AUTO_BOOL && !strcasecmp(text, "auto") ? GS_AUTO : -2;
         for (int i = 0; i < 4; i++) {
             if (!strcasecmp(text, yes[i]))
                 v = 1;
             if (!strcasecmp(text, no[i]))
                 v = 0;
         }
-        if (v < 0) {
-            cfg_sb_printf(&b, "not a boolean; expected ");
+        if (v == -2) {
+            cfg_sb_printf(&b, "not %s; expected ", k->type == T_AUTO_BOOL ? "auto or a boolean" : "a boolean");
             cfg_allowed_text(k, &b);
             return 1;
         }
@@ -639,6 +642,7 @@ void cfg_key_format(const cfg_key *k, const gs_config *cfg, sbuf *b, int wrap)
     case T_UINT64: cfg_sb_printf(b, "%" PRIu64, *(const uint64_t *)f); return;
     case T_DOUBLE: format_double(*(const double *)f, num, sizeof num); cfg_sb_printf(b, "%s", num); return;
     case T_BOOL: cfg_sb_printf(b, "%s", *(const int *)f ? "true" : "false"); return;
+    case T_AUTO_BOOL: cfg_sb_printf(b, "%s", *(const int *)f == GS_AUTO ? "auto" : *(const int *)f ? "true" : "false"); return;
     case T_ENUM: {
         int v = *(const int *)f;
         if (v >= 0 && v < n_names(k->names))

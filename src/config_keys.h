@@ -17,7 +17,7 @@
 #define CFG_N_KEYS 84  /* entries of cfg_keys (checked where the table is defined) */
 
 typedef enum {
-    T_INT, T_INT64, T_UINT64, T_DOUBLE, T_BOOL, T_STRING, T_ENUM,
+    T_INT, T_INT64, T_UINT64, T_DOUBLE, T_BOOL, T_AUTO_BOOL, T_STRING, T_ENUM,
     T_SIZES,  /* `layers`: int list into sizes[] and n_sizes */
     T_ACTS,   /* one name for all hidden layers, or one per hidden layer */
     T_NORMS,  /* the same, for the normalizations */

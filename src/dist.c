@@ -225,6 +225,11 @@ int dist_shared_barrier(const gs_dist *d, gs_shared *sh)
     return rc;
 }
 
+int dist_reduce_scatter_sum_float(const gs_dist *d, float *buf, const int *counts)
+{
+    return mpi_check(MPI_Reduce_scatter(MPI_IN_PLACE, buf, counts, MPI_FLOAT, MPI_SUM, d->comm), "MPI_Reduce_scatter");
+}
+
 int dist_allgatherv_float(const gs_dist *d, float *buf, const int *counts, const int *displs)
 {
     return mpi_check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, d->comm),

@@ -12,6 +12,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The sharded strategy over messages reduce-scatters by gradscope's ring
+ * below GS_RS_MPI_RANKS ranks and by Open MPI's MPI_Reduce_scatter from
+ * there: in the simulated study (docs/scale.md) Open MPI's algorithm choice
+ * costs what the ring does up to 32 ranks and leaves the ring for fewer
+ * steps at 64, exposing a third less; at 2 real ranks on one node Open MPI
+ * 4.1's took 12 times the ring's time for W's gradient. A rank's
+ * GRADSCOPE_REDUCE_SCATTER=ring|mpi overrides the choice for all ranks. */
+#define GS_RS_MPI_RANKS 64
+
+static int reduce_scatter_choose(gs_exchange *x)
+{
+    const char *env = getenv("GRADSCOPE_REDUCE_SCATTER");
+    int rc = env && strcmp(env, "ring") && strcmp(env, "mpi")
+                 ? gs_error(GS_ERR_USAGE, "GRADSCOPE_REDUCE_SCATTER is '%s'; expected ring or mpi", env) : 0;
+    if ((rc = dist_agree(&x->dist, rc)))
+        return rc;
+    /* 1 ring, 2 mpi: the highest any rank asks for */
+    const int all = dist_agree(&x->dist, !env ? 0 : !strcmp(env, "mpi") ? 2 : 1);
+    gs_clear_error(); /* (a value, not a failure) */
+    x->reduce_scatter_mpi = all ? all == 2 : x->dist.size >= GS_RS_MPI_RANKS;
+    x->reduce_scatter_forced = all != 0;
+    return 0;
+}
+
+/* [train] overlap, where auto is on when every rank shares one node and off
+ * across nodes: the simulated study (docs/scale.md) found the per-layer
+ * all-reduces no faster across a 100 Gb/s fat tree and 4 times the blocking
+ * one's exposed time on 25 Gb/s Ethernet (D, 16 ranks), while on one node
+ * they hide most of the all-reduce behind backward (docs/performance.md). */
+static int overlap_on(const gs_config *cfg, const gs_dist *d)
+{
+    return cfg->overlap == GS_AUTO ? d->node_size == d->size : cfg->overlap;
+}
+
 int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, size_t n_params, float **params,
                     float **grads)
 {
@@ -48,10 +82,11 @@ int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, s
         snprintf(x->description, sizeof x->description, "one rank: nothing to exchange");
     } else if (!shard) {
         x->ops = &exchange_allreduce_ops;
-        x->overlap = cfg->overlap;
-        snprintf(x->description, sizeof x->description, "%s",
-                 cfg->overlap ? "all-reduced per layer during backward, optimizer replicated"
-                              : "all-reduced after backward, optimizer replicated");
+        x->overlap = overlap_on(cfg, d);
+        snprintf(x->description, sizeof x->description, "%s%s",
+                 x->overlap ? "all-reduced per layer during backward, optimizer replicated"
+                            : "all-reduced after backward, optimizer replicated",
+                 cfg->overlap != GS_AUTO ? "" : x->overlap ? " (overlap auto: one node)" : " (overlap auto: across nodes)");
     } else {
         rc = exchange_shard_ranges(x);
         if ((rc = dist_agree(d, rc))) {
@@ -65,8 +100,14 @@ int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, s
                      "optimizer sharded over the ranks, through shared memory");
         } else if (rc == 1) { /* messages instead: not an error */
             x->ops = &exchange_ring_ops;
-            x->overlap = cfg->overlap;
-            snprintf(x->description, sizeof x->description, "optimizer sharded over the ranks, ring of messages%s%s%s",
+            x->overlap = overlap_on(cfg, d);
+            if ((rc = reduce_scatter_choose(x))) {
+                exchange_free(x);
+                return rc;
+            }
+            snprintf(x->description, sizeof x->description, "optimizer sharded over the ranks, %s%s%s%s%s",
+                     x->reduce_scatter_mpi ? "MPI_Reduce_scatter and MPI_Allgatherv" : "ring of messages",
+                     x->reduce_scatter_forced ? " (GRADSCOPE_REDUCE_SCATTER)" : "",
                      why[0] ? " (no shared memory: " : "", why, why[0] ? ")" : "");
         } else {
             exchange_free(x);

@@ -48,6 +48,8 @@ struct gs_exchange {
     size_t n_params;
     size_t lo, hi;            /* this rank's range: [0, n_params) unless sharded */
     int *counts, *displs;     /* (ranks), sharded: every rank's range */
+    int reduce_scatter_mpi;   /* the ring strategy: MPI_Reduce_scatter instead of the ring */
+    int reduce_scatter_forced;/* ... chosen by GRADSCOPE_REDUCE_SCATTER, not by the rank count */
     int overlap;              /* all-reduce per layer during backward (allreduce, and the ring's statistics steps) */
     gs_buckets buckets;
     double *w_sq, *b_sq;      /* (n_layers) each: the sums of squares of this rank's range of the sum */

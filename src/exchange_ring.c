@@ -1,8 +1,9 @@
 /*
  * exchange_ring.c — the sharded optimizer over messages (ranks on several
  * nodes, or GRADSCOPE_SHARED_MEMORY=0): the gradient is reduce-scattered by
- * a ring of MPI_Sendrecv in place, each rank updates its range of the
- * parameters, and the updated ranges are allgathered. Statistics steps read
+ * a ring of MPI_Sendrecv in place (or, from 64 ranks, by Open MPI's
+ * MPI_Reduce_scatter: exchange.c chooses), each rank updates its range of
+ * the parameters, and the updated ranges are allgathered. Statistics steps read
  * the whole gradient: they all-reduce it (overlapped with backward where
  * [train] overlap says so) instead of reduce-scattering it.
  *
@@ -16,6 +17,7 @@
 #include "gradscope/optim.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define GS_RING_PIECE ((size_t)1 << 18)
 
@@ -56,6 +58,20 @@ static int reduce_scatter_ring(gs_exchange *x)
     return 0;
 }
 
+/* Open MPI's reduce-scatter, which picks its algorithm by message size and
+ * rank count: rank r's block of the sum arrives at the start of the buffer
+ * and moves to the rank's range (the rest of the buffer is not read). */
+static int reduce_scatter_mpi(gs_exchange *x)
+{
+    float *buf = x->net->grads;
+    const int r = x->dist.rank;
+    if (dist_reduce_scatter_sum_float(&x->dist, buf, x->counts))
+        return GS_ERR_RUNTIME;
+    if (x->displs[r] != 0)
+        memmove(buf + x->displs[r], buf, (size_t)x->counts[r] * sizeof(float));
+    return 0;
+}
+
 static void layer_done(gs_exchange *x, int l)
 {
     if (x->overlap && x->plan.whole)
@@ -69,7 +85,7 @@ static int reduce(gs_exchange *x)
     if (x->plan.whole)
         rc = x->overlap ? buckets_wait(x) : dist_allreduce_sum_float(&x->dist, net->grads, net->n_params);
     else
-        rc = reduce_scatter_ring(x);
+        rc = x->reduce_scatter_mpi ? reduce_scatter_mpi(x) : reduce_scatter_ring(x);
     if (!rc)
         optim_grad_sq_range(net, x->lo, x->hi, net->grads + x->lo, x->w_sq, x->b_sq);
     return rc;
@@ -92,6 +108,8 @@ static int gather_state(gs_exchange *x, float *state)
 
 static int bind(gs_exchange *x)
 {
+    if (x->reduce_scatter_mpi)
+        return 0; /* (no buffer of its own) */
     x->own = gs_malloc(GS_RING_PIECE, sizeof(float), "reduce-scatter buffer");
     x->extra_bytes = (double)GS_RING_PIECE * sizeof(float);
     return x->own ? 0 : GS_ERR_RUNTIME;

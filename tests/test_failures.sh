@@ -207,4 +207,8 @@ signal_at env-signal-last-step 5 0 "done: 6 steps" ckpt_00000006.h5
 # more ranks than samples (synthetic; the file case is in test_cli_errors.sh)
 row env-ranks-vs-samples 3 "N = 3 samples for 4 ranks" -- gs_mpi 4 train "$WORK/t.ini" --set data.n_train=3 --set train.batch_size=4 \
   --set checkpoint.dir=
+# a misspelt choice of the sharded exchange's reduce-scatter (over messages)
+rs_misspelt() { GRADSCOPE_SHARED_MEMORY=0 GRADSCOPE_REDUCE_SCATTER=rnig gs_mpi 2 "$@"; }
+row env-reduce-scatter 2 "GRADSCOPE_REDUCE_SCATTER is 'rnig'; expected ring or mpi" -- \
+  rs_misspelt train "$WORK/t.ini" --set checkpoint.dir=
 finish

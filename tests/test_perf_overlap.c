@@ -8,7 +8,8 @@
  *    statistics steps all-reduce the whole gradient);
  *  - the sharded optimizer (reduce-scatter, update of 1/P of the
  *    parameters, allgather), through shared memory and through the ring of
- *    messages (GRADSCOPE_SHARED_MEMORY=0), gives the same weights, momentum
+ *    messages (GRADSCOPE_SHARED_MEMORY=0; gradscope's ring, and Open MPI's
+ *    MPI_Reduce_scatter with GRADSCOPE_REDUCE_SCATTER=mpi), gives the same weights, momentum
  *    and losses as the replicated one: bit-identical at 2 ranks (a sum of
  *    two terms does not depend on its order), and within 1e-5 normwise at
  *    more, where the ranks' terms may be added in another order than
@@ -123,6 +124,11 @@ static int train(const gs_dist *d, int overlap, int shard, int every, run_result
     const int want_shm = caps.sharded && d->node_size == d->size && !(env && !strcmp(env, "0"));
     CHECK(caps.shared_params == want_shm, "rank %d: shared memory %d, expected %d (%s)", d->rank, caps.shared_params,
           want_shm, exchange_description(x));
+    const char *rs = getenv("GRADSCOPE_REDUCE_SCATTER");
+    const int want_rs_mpi = caps.sharded && !want_shm && rs && !strcmp(rs, "mpi");
+    CHECK(want_rs_mpi == (strstr(exchange_description(x), "MPI_Reduce_scatter") != NULL),
+          "rank %d: '%s', expected %s", d->rank, exchange_description(x),
+          want_rs_mpi ? "MPI_Reduce_scatter" : "no MPI_Reduce_scatter");
     r->n = net->n_params;
     r->n_layers = net->n_layers;
     r->n_rec_vals = (size_t)hist->n_rec * GS_N_STATS * (size_t)r->n_layers;
@@ -241,7 +247,8 @@ int main(int argc, char **argv)
     if (argc > 1)
         layers = argv[1];
     gs_blas_set_threads(1);
-    run_result off = { 0 }, on = { 0 }, sh = { 0 }, ring = { 0 }, ring_on = { 0 }, every = { 0 };
+    run_result off = { 0 }, on = { 0 }, sh = { 0 }, ring = { 0 }, ring_on = { 0 }, rs_mpi = { 0 },
+               every = { 0 };
     int rc = train(&d, 0, 0, 2, &off) || train(&d, 1, 0, 2, &on) || train(&d, 0, 1, 2, &sh)
              || train(&d, 0, 0, 1, &every);
     setenv("GRADSCOPE_SHARED_MEMORY", "0", 1);
@@ -249,12 +256,16 @@ int main(int argc, char **argv)
      * overlapped when overlap is on (through shared memory it is assembled
      * from the ranks' ranges and overlap has nothing to do) */
     rc = rc || train(&d, 0, 1, 2, &ring) || train(&d, 1, 1, 2, &ring_on);
+    setenv("GRADSCOPE_REDUCE_SCATTER", "mpi", 1); /* Open MPI's reduce-scatter instead of the ring */
+    rc = rc || train(&d, 0, 1, 2, &rs_mpi);
+    unsetenv("GRADSCOPE_REDUCE_SCATTER");
     CHECK(rc == 0, "rank %d: a run failed: nothing was compared", d.rank);
     if (!rc) {
         compare_runs(&d, "replicated: overlap off and on", &off, &on, 0.0);
         compare_runs(&d, "replicated and sharded", &off, &sh, d.size <= 2 ? 0.0 : 1e-5);
         compare_runs(&d, "replicated and sharded over messages", &off, &ring, d.size <= 2 ? 0.0 : 1e-5);
         compare_runs(&d, "sharded over messages: overlap off and on", &ring, &ring_on, 0.0);
+        compare_runs(&d, "replicated and sharded by MPI_Reduce_scatter", &off, &rs_mpi, d.size <= 2 ? 0.0 : 1e-5);
         keep_every(&every, 2);
         compare_runs(&d, "gradient cleared by the update and by the BLAS", &off, &every, 0.0);
         /* and the steps did something: guard against comparing two untouched copies */
@@ -264,7 +275,7 @@ int main(int argc, char **argv)
                 CHECK(off.grad_sq[i][l] > 0 && isfinite(off.grad_sq[i][l]),
                       "step %d, layer %d: gradient sum of squares %g, expected > 0", i, l, off.grad_sq[i][l]);
     }
-    run_result *all[] = { &off, &on, &sh, &ring, &ring_on, &every };
+    run_result *all[] = { &off, &on, &sh, &ring, &ring_on, &rs_mpi, &every };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         free(all[i]->params), free(all[i]->momentum), free(all[i]->rec);
     int fails = test_failures;

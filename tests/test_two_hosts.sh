@@ -89,6 +89,19 @@ case $mode in
     [[ -f $a && -f $b ]] || fail "missing final checkpoints: '$a' '$b'"
     same_weights "$a" "$b" || fail "two-host weights differ from the one-host run"
     echo "PASS: 2 ranks on 2 hosts trained the same weights, bit for bit, as 2 ranks on one host ($((SECONDS - T0))s)"
+    # [train] overlap = auto (the default) with the replicated optimizer: off
+    # across hosts, on within one; the sum of two terms is the same bits
+    mpirun_2hosts "$GRADSCOPE_BIN" train run.ini --set optimizer.shard=false --set "checkpoint.dir=$dir/two_r" \
+      >two_r.log 2>&1 || { cat two_r.log; fail "replicated training across two hosts failed"; }
+    grep -q "^gradients: all-reduced after backward, optimizer replicated (overlap auto: across nodes)" two_r.log ||
+      fail "overlap auto across hosts: $(grep '^gradients:' two_r.log)"
+    timeout 60 "$mpirun" -np 2 "$GRADSCOPE_BIN" train run.ini --set optimizer.shard=false \
+      --set "checkpoint.dir=$dir/one_r" >one_r.log 2>&1 || { cat one_r.log; fail "replicated training on one host failed"; }
+    grep -q "^gradients: all-reduced per layer during backward, optimizer replicated (overlap auto: one node)" one_r.log ||
+      fail "overlap auto on one host: $(grep '^gradients:' one_r.log)"
+    same_weights "$(latest_ckpt "$dir/two_r")" "$(latest_ckpt "$dir/one_r")" ||
+      fail "replicated: two-host weights (blocking all-reduce) differ from one host's (overlapped)"
+    echo "PASS: overlap = auto: off across two hosts, on within one, the same weights ($((SECONDS - T0))s)"
     ;;
   reproducible)
     # [train] reproducible = true: 1 rank on each of two hosts (TCP between

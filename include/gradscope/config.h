@@ -16,6 +16,7 @@
 #define GS_MAX_LAYERS 256   /* weight layers */
 #define GS_PATH_MAX 1024
 #define GS_NAME_MAX 64
+#define GS_AUTO (-1)        /* a key that can be true, false or left to gradscope (auto) */
 
 typedef enum {
     GS_ACT_SIGMOID, GS_ACT_TANH, GS_ACT_RELU, GS_ACT_LEAKY_RELU, GS_ACT_IDENTITY, GS_ACT_GELU, GS_ACT_SELU, GS_N_ACT
@@ -88,7 +89,7 @@ typedef struct {
     int early_stop_patience;           /* evaluations without a new lowest monitored loss before stopping (0 = off) */
     int log_every;                     /* log.every_steps lives here as train.log_every */
     int blas_threads;                  /* 0 = auto (cores / ranks on the node) */
-    int overlap;                       /* bool: bucketed MPI_Iallreduce during backward */
+    int overlap;                       /* bool or GS_AUTO: bucketed MPI_Iallreduce during backward */
     double watchdog_seconds;           /* abort if one collective takes longer (0 = off) */
     int reproducible;                  /* bool: the same bits at any rank count up to reproducible_groups */
     int reproducible_groups;           /* groups of consecutive rows a global batch is split into */

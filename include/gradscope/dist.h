@@ -42,6 +42,10 @@ int dist_iallreduce_sum_float(const gs_dist *d, const float *send, float *buf, s
  * from rank `from`; `what` names it in a message. */
 int dist_sendrecv_float(const gs_dist *d, const float *send, size_t n_send, int to, float *recv, size_t n_recv,
                         int from, const char *what);
+/* The sum over ranks of buf (every rank's counts[] floats, in rank order),
+ * scattered: rank r's block of the sum lands at buf[0, counts[r]); the rest
+ * of buf is left undefined. */
+int dist_reduce_scatter_sum_float(const gs_dist *d, float *buf, const int *counts);
 /* Each rank's range of buf (rank q's: counts[q] floats from displs[q]) to
  * every rank, in place. */
 int dist_allgatherv_float(const gs_dist *d, float *buf, const int *counts, const int *displs);
