@@ -64,7 +64,9 @@ PYEOF
 latest_ckpt() { echo "$1/$(cat "$1/latest")"; }
 
 # stats_close A.h5 B.h5 RTOL : every /history/stats field within RTOL
-# normwise (grad_mean, a near-cancelling sum, against the norm of grad_std)
+# normwise (grad_mean, a near-cancelling sum, against the norm of grad_std);
+# the histograms (counts, which rounding moves between neighbouring bins)
+# are hist_close's
 stats_close() {
   "$PY" - "$1" "$2" "$3" <<'PYEOF'
 import sys, h5py, numpy as np
@@ -75,7 +77,7 @@ if not np.array_equal(a["/history/stats/step"][()], b["/history/stats/step"][()]
 if a["/history/stats/step"].shape[0] == 0:
     print("no statistics records to compare"); sys.exit(1)
 for k in a["/history/stats"]:
-    if k in ("step", "verdict"):
+    if k in ("step", "verdict", "grad_hist", "preact_hist"):
         continue
     x, y = a[f"/history/stats/{k}"][()].astype(np.float64), b[f"/history/stats/{k}"][()].astype(np.float64)
     ref = a["/history/stats/grad_std"][()] if k == "grad_mean" else y
@@ -87,6 +89,28 @@ va, vb = a["/history/stats/verdict"][()], b["/history/stats/verdict"][()]
 if not np.array_equal(va, vb):
     print("verdicts differ:", va, vb); bad += 1
 print(f"statistics: largest normwise difference {worst:.3g} (tolerance {rtol:g}), verdicts equal: {np.array_equal(va, vb)}")
+sys.exit(1 if bad else 0)
+PYEOF
+}
+
+# hist_close A.h5 B.h5 FRAC : the gradient and pre-activation histograms of
+# every record have the same row sums, and the counts that differ are at
+# most FRAC of all counts (sum |a - b| / 2 / sum a): rounding that differs
+# between rank counts moves a value only across a bin edge it sits on
+hist_close() {
+  "$PY" - "$1" "$2" "$3" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b, frac = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r"), float(sys.argv[3])
+bad = 0
+for k in ("grad_hist", "preact_hist"):
+    x, y = a[f"/history/stats/{k}"][()], b[f"/history/stats/{k}"][()]
+    if x.shape != y.shape or x.shape[0] == 0:
+        print(f"{k}: shapes {x.shape} and {y.shape}"); bad += 1; continue
+    if not np.array_equal(x.sum(axis=2), y.sum(axis=2)):
+        print(f"{k}: row sums differ"); bad += 1
+    moved = np.abs(x - y).sum() / 2 / max(x.sum(), 1)
+    print(f"{k}: {moved:.3g} of the counts in another bin (tolerance {frac:g})")
+    bad += moved > frac
 sys.exit(1 if bad else 0)
 PYEOF
 }

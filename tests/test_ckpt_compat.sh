@@ -2,10 +2,12 @@
 # Checkpoints of every older format_version stay readable: the committed
 # fixtures (tests/fixtures/ckpt_v<N>.h5, written by the gradscope of that
 # format from ckpt_v<N>.ini) are inspected and resumed by this build.
-#   - inspect reads each one and names its format, saying what it does not record;
+#   - inspect reads each one and names its format, saying what it does not record
+#     (the histograms, before format 5);
 #   - train --resume continues from it to a later step and exits 0; the new
-#     checkpoint is of the current format, records its provenance, and its
-#     loss history begins with the fixture's, bit for bit;
+#     checkpoint is of the current format, records its provenance, its
+#     loss history begins with the fixture's, bit for bit, and its histograms
+#     are zeros for the fixture's records and full for its own;
 #   - resuming onto another BLAS thread count warns, onto the same one not.
 . "$(dirname "$0")/lib.sh"
 FIX=${GRADSCOPE_TESTS:-$(dirname "$0")}/fixtures
@@ -20,6 +22,8 @@ for ckpt in "$FIX"/ckpt_v*.h5; do
   else fail "inspect of the format $v fixture: exit $rc: $(cat "$WORK/inspect-$v.txt")"; fi
   [ "$v" -ge 2 ] || grep -q "^built .*not recorded" "$WORK/inspect-$v.txt" \
     || fail "inspect of format $v does not say the provenance is not recorded: $(grep built "$WORK/inspect-$v.txt")"
+  grep -q "^histograms  not recorded (format $v: " "$WORK/inspect-$v.txt" \
+    || fail "inspect of format $v does not say it holds no histograms: $(grep histograms "$WORK/inspect-$v.txt")"
 
   "$GS" train "$ini" --set checkpoint.dir="$WORK/run$v" --set train.max_steps=8 --resume "$ckpt" \
     > "$WORK/train-$v.txt" 2>&1; rc=$?
@@ -34,6 +38,17 @@ assert b.shape == (8,), b.shape
 assert np.array_equal(a.view(np.uint32), b[:a.shape[0]].view(np.uint32)), (a, b)
 assert int(new.attrs["format_version"]) > int(old.attrs["format_version"])
 assert len(new.attrs["blas_kernel"]) > 0 and int(new.attrs["blas_threads"]) >= 1
+# (format 5) the histograms: none in the older file; the resumed run's
+# records before the resume are zeros, its own sum to the layers' sizes
+assert "grad_hist" not in old["history/stats"]
+n_old = old["history/stats/step"].shape[0]
+g, p = new["history/stats/grad_hist"][()], new["history/stats/preact_hist"][()]
+assert g.shape == p.shape == (new["history/stats/step"].shape[0], len(new["model/layer_names"]), 54), g.shape
+assert g.shape[0] > n_old and not g[:n_old].any() and not p[:n_old].any()
+names = [n.decode() for n in new["model/layer_names"][()]]
+size = [sum(new[f"model/{n}/{t}"].size for t in ("weight", "bias", "gamma", "beta") if t in new[f"model/{n}"]) for n in names]
+assert (g[n_old:].sum(axis=2) == size).all(), (g[n_old:].sum(axis=2), size)
+assert (p[n_old:].sum(axis=2) > 0).all()
 PYEOF
 done
 [ $n -ge 1 ] || fail "no fixtures in $FIX"

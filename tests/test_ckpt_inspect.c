@@ -8,12 +8,14 @@
  * jobs/plot_checkpoint.py).
  */
 #include "gradscope/commands.h"
+#include "gradscope/histogram.h"
 #include "test_ckpt_util.h"
 
 static char dir[256];
 
 /* A 6-20-20-20-3 sigmoid net whose last record shows vanishing, saturated,
- * dead and exploding layers; earlier records are healthy. */
+ * dead and exploding layers; earlier records are healthy. Every record
+ * holds histograms. */
 static void make_fixture(const char *d, char *path, size_t n)
 {
     gs_config cfg;
@@ -46,6 +48,14 @@ static void make_fixture(const char *d, char *path, size_t n)
         }
         stats_diagnose(net, &cfg, st, v);
         hist_push_stats(&h, 10 * r, st, v);
+        /* the record's histograms: every parameter at 2^-10, every
+         * pre-activation of a batch of 32 rows at 2^(r - 5) */
+        int64_t grad[4 * GS_HIST_BINS] = {0}, preact[4 * GS_HIST_BINS] = {0};
+        for (int l = 0; l < L; l++) {
+            grad[l * GS_HIST_BINS + 2 + 30] = (int64_t)net_layer_size(&net->layer[l]);
+            preact[l * GS_HIST_BINS + 2 + 35 + r] = 32 * (int64_t)net->layer[l].n_out;
+        }
+        hist_put_histograms(&h, grad, preact);
     }
     gs_train_state s = {.step = 120, .epoch = 3, .batch_in_epoch = 0, .n_ranks = 2, .seed = 42};
     if (ckpt_make_dir(d) || ckpt_write(d, NULL, &cfg, net, &h, &s, 2, path, n)) {

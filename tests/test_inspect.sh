@@ -21,6 +21,14 @@ grep -q "verdict" "$T/out.txt" && grep -q "layer 0: vanishing" "$T/out.txt" || f
 [ $rc -eq 0 ] || fail "inspect --json exit $rc"
 python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["layers"][0]["verdict"] == "vanishing", d' < "$T/out.json" \
   || fail "--json does not parse or lacks the verdict"
+# the last record's histograms (the fixture: every parameter at 2^-10, every pre-activation at 2^6)
+python3 -c '
+import json, sys
+h = json.load(sys.stdin)["histograms"]
+assert h["bins"] == 54 and len(h["grad"]) == 4 and len(h["grad"][0]) == 54, h
+assert h["grad"][0][32] == 20 * 6 + 20 and sum(h["grad"][0]) == 140 and h["preact"][3][48] == 32 * 3, h' < "$T/out.json" \
+  || fail "--json lacks the last record's histograms: $(grep -o '"histograms".\{80\}' "$T/out.json")"
+grep -q "^histograms  gradient and pre-activation" "$T/out.txt" || fail "inspect does not name the histograms"
 
 # a run directory stands for its newest valid checkpoint
 "$BIN" inspect "$(dirname "$CKPT")" > "$T/dir.txt" 2>&1 || fail "inspect RUN_DIR: $(cat "$T/dir.txt")"
@@ -46,7 +54,7 @@ fi
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
 assert f.attrs["format"] == b"gradscope-checkpoint", f.attrs["format"]
-assert int(f.attrs["format_version"]) == 4
+assert int(f.attrs["format_version"]) == 5
 for k in ("blas_kernel", "blas_config", "cpu_model", "compiler", "build_type"):
     assert len(f.attrs[k]) > 0, k
 assert int(f.attrs["blas_threads"]) >= 1
@@ -80,6 +88,11 @@ assert f["state/step"][0] == f.attrs["step"] == 120
 # format 4: the validation split's evaluations beside the test set's
 n_eval = f["history/eval/step"].shape[0]
 assert f["history/eval/validation_loss"].shape == (n_eval,) and f["history/eval/validation_accuracy"].shape == (n_eval,)
+# format 5: each record's gradient and pre-activation histograms, with their bins
+for k in ("grad_hist", "preact_hist"):
+    h = f["history/stats/" + k]
+    assert h.dtype == np.int64 and h.shape == (n_rec, L, 54) and h.fletcher32, (k, h.dtype, h.shape)
+    assert np.array_equal(h.attrs["bin_edges"], 2.0 ** np.arange(-40, 11)) and b"54 bins" in h.attrs["bins"]
 PY
 
 /usr/bin/python3 "$SRC/jobs/plot_checkpoint.py" "$CKPT" -o "$T/plot.png" > /dev/null 2> "$T/err.txt" \

@@ -80,6 +80,22 @@ for f in (a, b):
         if np.any(v[forced] != 0) or not np.any(v[~forced] != 0) and k == "act_std":
             print(f"{k}: forced records {v[forced].tolist()}, regular {v[~forced].tolist()}"); sys.exit(1)
 print("forced records: activation fields 0; regular ones measured")
+# and their histograms: the gradient's, every parameter once (the sharded
+# optimizer's gathered gradient too), its non-finite values in bin 53; no
+# pre-activations (zeros), where the regular records count the whole batch
+for f in (a, b):
+    forced = f["/history/stats/step"][()] % 4 != 0
+    g, p = f["/history/stats/grad_hist"][()], f["/history/stats/preact_hist"][()]
+    names = [n.decode() for n in f["/model/layer_names"][()]]
+    size = [f[f"/model/{n}/weight"].size + f[f"/model/{n}/bias"].size for n in names]
+    n_out = [f[f"/model/{n}/weight"].shape[0] for n in names]
+    if not (g.sum(axis=2) == size).all():
+        print("grad_hist rows", g.sum(axis=2).tolist(), "layer sizes", size); sys.exit(1)
+    if p[forced].any() or not (p[~forced].sum(axis=2) == np.array(n_out) * 64).all():
+        print("preact_hist rows: forced", p[forced].sum(axis=2).tolist(), "regular", p[~forced].sum(axis=2).tolist()); sys.exit(1)
+    if not g[forced][:, :, 53].any():
+        print("no non-finite gradient counted in a forced record"); sys.exit(1)
+print("forced records: gradient histograms whole, non-finite values counted; pre-activation histograms 0")
 PYEOF
 [ $? -eq 0 ] && pass "sharded and replicated record the same statistics on non-finite steps between records" \
   || fail "sharded statistics of non-finite steps differ from the replicated ones"

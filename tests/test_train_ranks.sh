@@ -2,7 +2,9 @@
 # test_train_ranks.sh NP [tcp]: the same config at 1 and NP ranks trains the
 # same model: weights after 24 steps agree within a relative 1e-5 (float
 # summation order is the only difference), and so do the per-layer statistics
-# (within 1e-4: they include activation sums reduced over ranks). Shuffling on, a global batch of 50
+# (within 1e-4: they include activation sums reduced over ranks), and the
+# histograms (at most 1e-3 of the counts in a neighbouring bin, every row's
+# sum the same). Shuffling on, a global batch of 50
 # that 3 and 4 do not divide, a final partial batch (N = 1100 = 22 x 50;
 # 24 steps cross the epoch boundary). With "tcp", ranks talk over TCP on
 # loopback as ranks on different nodes would. With "remedies", every remedy
@@ -60,6 +62,8 @@ weights_equal "$(latest_ckpt "$WORK/np1")" "$(latest_ckpt "$WORK/npN")" 1e-5 \
   && pass "1 and $NP ranks agree within 1e-5" || fail "1 and $NP ranks trained different models"
 stats_close "$(latest_ckpt "$WORK/np1")" "$(latest_ckpt "$WORK/npN")" 1e-4 \
   && pass "per-layer statistics agree (activation sums reduced over ranks)" || fail "statistics depend on the rank count"
+hist_close "$(latest_ckpt "$WORK/np1")" "$(latest_ckpt "$WORK/npN")" 1e-3 \
+  && pass "gradient and pre-activation histograms agree within rounding" || fail "histograms depend on the rank count"
 # evaluation does not depend on the rank count either
 e1=$(grep '^eval' "$WORK/np1.log" | tail -1 | awk '{print $8}'); eN=$(grep '^eval' "$WORK/npN.log" | tail -1 | awk '{print $8}')
 awk -v a="$e1" -v b="$eN" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-4 * (a < 0 ? -a : a) + 1e-6) }' \

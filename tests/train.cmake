@@ -15,6 +15,10 @@ gs_script_test(resume_2_1 test_resume.sh 2 1)
 gs_script_test(resume_1_1_remedies test_resume.sh 1 1 remedies)
 gs_script_test(resume_2_2_remedies test_resume.sh 2 2 remedies)
 gs_script_test(train_nonfinite test_nonfinite.sh)
+# Gradient and pre-activation histograms: row sums at 1-4 ranks in every
+# exchange, bits in the reproducible mode, bounds from the statistics, bad files
+gs_script_test(histograms test_histograms.sh)
+set_tests_properties(histograms PROPERTIES TIMEOUT 300)
 # [train] reproducible: the same bits at 1-4 ranks, the default mode's
 # difference as the control, and a kill-and-resume across rank counts
 gs_script_test(reproducible_ranks test_reproducible.sh ranks)

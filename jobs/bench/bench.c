@@ -26,6 +26,7 @@
  * remedy the model cannot take (residual blocks where widths differ) is
  * skipped. --reproducible does the same with [train] reproducible = true
  * at 8 (the default), 16 and 64 groups (rows "W+repro8", ...).
+ * --histograms measures the histograms' cost instead (bench_hist.c).
  * Rank 0 prints one table; --tsv FILE also writes it machine-readable for
  * jobs/bench/report.py.
  *
@@ -86,7 +87,9 @@ static void usage(FILE *f)
                "  --no-bound       skip the BLAS bound            --tsv FILE   append results (rank 0)\n"
                "  --label TEXT     run label in the TSV (default RxT)\n"
                "  --remedies       the default mode only, as is and with adam, batch norm, layer norm, residual\n"
-               "  --reproducible   the default mode only, as is and reproducible at 8, 16 and 64 groups\n");
+               "  --reproducible   the default mode only, as is and reproducible at 8, 16 and 64 groups\n"
+               "  --histograms     the histograms' cost: statistics every 10 steps, histograms off against on,\n"
+               "                   in alternating blocks of 10 steps (--steps blocks of each)\n");
 }
 
 static int parse_args(int argc, char **argv, bench_opts *o, const char **models, const char **configs, int *n_cfg)
@@ -101,7 +104,10 @@ static int parse_args(int argc, char **argv, bench_opts *o, const char **models,
             exit(0);
         } else if (!strcmp(a, "--no-bound"))
             o->no_bound = 1;
-        else if (!strcmp(a, "--remedies") || !strcmp(a, "--reproducible")) {
+        else if (!strcmp(a, "--histograms")) {
+            o->histograms = 1;
+            o->no_bound = 1;
+        } else if (!strcmp(a, "--remedies") || !strcmp(a, "--reproducible")) {
             o->variants = !strcmp(a, "--remedies") ? remedy_variants : repro_variants;
             o->no_bound = 1;
         }
@@ -159,6 +165,11 @@ static void print_header(const bench_opts *o, const gs_dist *d)
     printf("gradscope-bench: %d rank%s x %d BLAS thread%s, OpenBLAS kernel %s%s, host %s\n", d->size,
            d->size > 1 ? "s" : "", o->threads, o->threads > 1 ? "s" : "", gs_blas_corename(),
            getenv("GRADSCOPE_CORETYPE_SET") ? " (set by gradscope-bench)" : "", host);
+    if (o->histograms) {
+        printf("histograms: %d blocks of 10 steps with each trainer, in turn, after %d warm-up steps; step = the "
+               "median block's time / 10\n", o->steps, o->warmup);
+        return;
+    }
     printf("step = median of %d steps after %d warm-up; phases are medians (mean over ranks); "
            "GFLOP/s = GEMM flops / step\n",
            o->steps, o->warmup);
@@ -346,7 +357,9 @@ int main(int argc, char **argv)
                     (long long)cfg.batch_size, (long long)cfg.batch_size);
             rc = GS_ERR_USAGE;
         } else
-            rc = o.variants ? bench_variants(builtin[i].name, &cfg, &o, &d) : bench_one(builtin[i].name, &cfg, &o, &d);
+            rc = o.histograms ? bench_hist(builtin[i].name, &cfg, &o, &d)
+                 : o.variants ? bench_variants(builtin[i].name, &cfg, &o, &d)
+                              : bench_one(builtin[i].name, &cfg, &o, &d);
     }
     for (int i = 0; !rc && i < n_cfg; i++) {
         if ((rc = cfg_load(&cfg, configs[i], 0, NULL))) {

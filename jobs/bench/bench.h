@@ -18,6 +18,7 @@ typedef struct {
     int no_bound;
     const char *const *variants; /* --remedies, --reproducible: the default mode, the model as is and in each
                                   * variant (a NULL-terminated list of suffixes); NULL: off */
+    int histograms;     /* --histograms: the histograms' cost (bench_hist.c) instead of the step table */
     long long n_train;
     long long batch_per_rank; /* > 0: the built-in models' global batch is this x ranks */
     const char *tsv, *label;
@@ -57,6 +58,10 @@ double bench_gemm_flops(const gs_config *cfg, int64_t batch);
 /* Time the trainer on cfg: fills step, phases, stats_step, reduce_alone,
  * memory. Collective. */
 int bench_trainer(const gs_config *cfg, const bench_opts *o, const gs_dist *d, bench_result *r);
+
+/* The histograms' cost on cfg: steps with statistics every 10, histograms
+ * off against on, in alternating blocks; rank 0 prints it. Collective. */
+int bench_hist(const char *name, const gs_config *cfg, const bench_opts *o, const gs_dist *d);
 
 /* Memory: /proc/self/status fields in bytes (-1 if unreadable), and a reset
  * of the peak (VmHWM) to the current RSS (Linux >= 4.0). */
