@@ -325,8 +325,12 @@ static void advise_exploding(builder *b, const gs_doctor *d)
         set_cause(b, "the initial weights are too large for %s: %s", 
                  cfg_act_name(b->cfg->act[0]), d->sym[GS_S_EXPLODING].evidence);
         better_init(b, "an init scaled to keep the signal's and the gradient's variance from layer to layer");
-        clip(b);
+        char s[96];
+        add(b, "that init and batch norm, which keeps each unit at unit variance: measured to train a 10-layer "
+               "Fashion-MNIST net faster than either alone", fmt(s, sizeof s, "model.init=%s", init_for(b->cfg->act[0])),
+            b->cfg->init_gain != 0.0 ? "model.init_gain=0" : NULL, "model.norm=batch");
         batch_norm(b, "batch norm keeps each unit's output at unit variance whatever the weights' scale");
+        clip(b);
         return;
     }
     advise_lr(b, d, d->sym[GS_S_EXPLODING].evidence);

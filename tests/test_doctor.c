@@ -5,7 +5,8 @@
  * pathology that is a problem only while training fails); the hysteresis
  * (a layer at its threshold does not flap; a new verdict needs `confirm`
  * records); remedies that never repeat the run's setting or a past repair;
- * advice said once.
+ * advice said once; vanishing deferring to dead; the learning-rate factor
+ * from the update ratio (its clamp, its ceiling); the trial's choice.
  *
  * A history here is what a run would record: every step's loss, accuracy
  * and learning rate, and every stats_every steps a record whose statistics
