@@ -200,7 +200,7 @@ int run_doctor_repair(run_doctor *rd, gs_trainer **t, gs_config *cfg, const gs_d
         best = doctor_best_trial(loss, pick.n, cfg->trial_margin);
         double both[2] = {best, -best};
         if (d->size > 1 && !(rc = dist_allreduce_max_double(d, both, 2)) && both[0] != -both[1])
-            rc = gs_error(GS_ERR_RUNTIME, "doctor: the ranks' trials chose different remedies");
+            rc = gs_error(GS_ERR_RUNTIME, "the ranks' trials chose different remedies");
         if ((rc = dist_agree(d, rc))) {
             hist_free(&saved);
             return rc;
