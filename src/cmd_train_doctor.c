@@ -10,6 +10,7 @@
 #include "gradscope/ckpt.h"
 #include "gradscope/common.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,20 +55,74 @@ int run_doctor_record(run_doctor *rd, gs_trainer *t, const gs_config *cfg, const
     return rc;
 }
 
-/* The top remedy of the first declared problem (in priority order) that
- * has one: 0 and *chosen, or -1 when none has. */
-static int choose(run_doctor *rd, const gs_config *cfg, const gs_history *h, gs_remedy *chosen)
+/* The remedies of the first declared problem (in priority order) that
+ * has any: its symptom, with rd->advice holding them, or -1 when none has. */
+static int choose(run_doctor *rd, const gs_config *cfg, const gs_history *h)
 {
     for (int s = 0; s < GS_N_SYMPTOMS; s++) {
         if (!rd->doc.sym[s].problem)
             continue;
         doctor_advise(&rd->doc, cfg, h, s, &rd->advice);
-        if (rd->advice.n_remedies > 0) {
-            *chosen = rd->advice.remedy[0];
+        if (rd->advice.n_remedies > 0)
             return s;
-        }
     }
     return -1;
+}
+
+/* A remedy goes on from the last clean state when it changes only the
+ * optimizer's settings and there is one; otherwise from the seed. */
+static int rolls_back(const run_doctor *rd, const gs_remedy *r)
+{
+    return !doctor_remedy_reinits(r) && rd->snap.valid;
+}
+
+/* The trial of remedy r (AutoTrainer's short retraining): cfg with r
+ * applied, from where the repair would start (rolls_back), for
+ * [doctor] trial_steps steps (fewer where the run ends first); *loss is
+ * the mean global loss of the last quarter of them, +inf where a step went
+ * non-finite. The loss is the global batch's, so *loss is the same on
+ * every rank. Returns 0 or an agreed failure. Collective. */
+static int trial(const run_doctor *rd, const gs_config *cfg, const gs_remedy *r, const gs_history *saved,
+                 const gs_dist *d, double *loss)
+{
+    const int64_t n = cfg->trial_steps;
+    gs_config *c = gs_malloc(1, sizeof *c, "the trial's config");
+    double *seen = gs_malloc((size_t)n, sizeof *seen, "the trial's losses");
+    int rc = dist_agree(d, c && seen ? 0 : GS_ERR_RUNTIME);
+    char *sets[GS_REMEDY_SETS];
+    for (int k = 0; k < r->n_set; k++)
+        sets[k] = (char *)r->set[k];
+    if (!rc)
+        rc = dist_agree(d, cfg_apply_sets(cfg, r->n_set, sets, c));
+    gs_trainer *t = NULL;
+    if (!rc)
+        rc = trainer_create(&t, c, d);
+    if (!rc && rolls_back(rd, r))
+        rc = dist_agree(d, trainer_snapshot_restore(t, &rd->snap, saved));
+    int64_t k = 0;
+    int finite = 1;
+    while (!rc && k < n && trainer_state(t)->step < trainer_total_steps(t)) {
+        rc = trainer_step(t, 1);
+        if (rc == GS_ERR_NONFINITE || (!rc && trainer_last(t)->nonfinite)) {
+            rc = 0;
+            finite = 0;
+            break;
+        }
+        if (!rc)
+            seen[k++] = trainer_last(t)->loss;
+    }
+    *loss = INFINITY;
+    if (!rc && finite && k > 0) {
+        const int64_t tail = k / 4 > 0 ? k / 4 : 1;
+        double sum = 0.0;
+        for (int64_t i = k - tail; i < k; i++)
+            sum += seen[i];
+        *loss = sum / (double)tail;
+    }
+    trainer_free(t);
+    free(seen);
+    free(c);
+    return rc;
 }
 
 /* No repair left: the report, on rank 0. */
@@ -87,13 +142,18 @@ static void exhausted(run_doctor *rd, const gs_config *cfg, const gs_history *h,
 int run_doctor_repair(run_doctor *rd, gs_trainer **t, gs_config *cfg, const gs_dist *d)
 {
     const gs_history *h = trainer_history(*t);
-    /* rank 0's choice, for every rank */
+    /* rank 0's candidates, for every rank: the top trial_remedies remedies */
     struct {
-        int symptom;
-        gs_remedy remedy;
+        int symptom, n;
+        gs_remedy remedy[GS_MAX_REMEDIES];
     } pick;
     memset(&pick, 0, sizeof pick);
-    pick.symptom = choose(rd, cfg, h, &pick.remedy);
+    if (d->rank == 0 || d->size == 1) {
+        pick.symptom = choose(rd, cfg, h);
+        pick.n = pick.symptom < 0 ? 0 : rd->advice.n_remedies < cfg->trial_remedies ? rd->advice.n_remedies
+                                                                                   : cfg->trial_remedies;
+        memcpy(pick.remedy, rd->advice.remedy, sizeof pick.remedy);
+    }
     int rc = d->size > 1 ? dist_bcast(d, &pick, sizeof pick, MPI_BYTE, 0) : 0;
     if (rc)
         return rc;
@@ -103,20 +163,6 @@ int run_doctor_repair(run_doctor *rd, gs_trainer **t, gs_config *cfg, const gs_d
         return GS_ERR_DOCTOR;
     }
 
-    gs_repair rep;
-    memset(&rep, 0, sizeof rep);
-    rep.step = rd->doc.last_step;
-    snprintf(rep.symptom, sizeof rep.symptom, "%s", doctor_symptom_name(pick.symptom));
-    snprintf(rep.evidence, sizeof rep.evidence, "%s", rd->doc.sym[pick.symptom].evidence);
-    doctor_remedy_text(&pick.remedy, " ", rep.remedy, sizeof rep.remedy);
-    char *sets[GS_REMEDY_SETS];
-    for (int k = 0; k < pick.remedy.n_set; k++)
-        sets[k] = pick.remedy.set[k];
-    /* (validated when the remedy was chosen: the same config on every rank) */
-    if ((rc = dist_agree(d, cfg_apply_sets(cfg, pick.remedy.n_set, sets, cfg))))
-        return rc;
-    const int rollback = !doctor_remedy_reinits(&pick.remedy) && rd->snap.valid;
-
     /* the history so far outlives the trainer it belongs to */
     gs_history saved;
     memset(&saved, 0, sizeof saved);
@@ -125,8 +171,64 @@ int run_doctor_repair(run_doctor *rd, gs_trainer **t, gs_config *cfg, const gs_d
         hist_free(&saved);
         return rc;
     }
+    const int64_t step = rd->doc.last_step;
     trainer_free(*t);
     *t = NULL;
+
+    /* the trials: each candidate from where it would start; the lowest
+     * loss is kept, a pure function of global losses (checked) */
+    double loss[GS_MAX_REMEDIES];
+    int best = 0;
+    char tried[GS_REPAIR_TEXT] = "";
+    if (pick.n > 1) {
+        size_t k = 0;
+        for (int i = 0; i < pick.n && !rc; i++) {
+            rc = trial(rd, cfg, &pick.remedy[i], &saved, d, &loss[i]);
+            if (!rc && d->rank == 0) {
+                char text[GS_REPAIR_TEXT];
+                doctor_remedy_text(&pick.remedy[i], " --set ", text, sizeof text);
+                printf("  doctor: trial %d of %d: --set %s: loss %.4g after %lld steps\n", i + 1, pick.n, text,
+                       loss[i], (long long)cfg->trial_steps);
+            }
+            if (!rc && k < sizeof tried)
+                k += (size_t)snprintf(tried + k, sizeof tried - k, "%s%.3g", i ? ", " : "", loss[i]);
+        }
+        if (rc) {
+            hist_free(&saved);
+            return rc;
+        }
+        best = doctor_best_trial(loss, pick.n, cfg->trial_margin);
+        double both[2] = {best, -best};
+        if (d->size > 1 && !(rc = dist_allreduce_max_double(d, both, 2)) && both[0] != -both[1])
+            rc = gs_error(GS_ERR_RUNTIME, "the ranks' trials chose different remedies");
+        if ((rc = dist_agree(d, rc))) {
+            hist_free(&saved);
+            return rc;
+        }
+    }
+    const gs_remedy *chosen = &pick.remedy[best];
+
+    gs_repair rep;
+    memset(&rep, 0, sizeof rep);
+    rep.step = step;
+    snprintf(rep.symptom, sizeof rep.symptom, "%s", doctor_symptom_name(pick.symptom));
+    if (pick.n > 1)
+        snprintf(rep.evidence, sizeof rep.evidence, "%.*s; trial losses after %lld steps: %s (kept %d)",
+                 (int)(sizeof rep.evidence / 2), rd->doc.sym[pick.symptom].evidence, (long long)cfg->trial_steps,
+                 tried, best + 1);
+    else
+        snprintf(rep.evidence, sizeof rep.evidence, "%s", rd->doc.sym[pick.symptom].evidence);
+    doctor_remedy_text(chosen, " ", rep.remedy, sizeof rep.remedy);
+    char *sets[GS_REMEDY_SETS];
+    for (int k = 0; k < chosen->n_set; k++)
+        sets[k] = (char *)chosen->set[k];
+    /* (validated when the remedy was chosen: the same config on every rank) */
+    if ((rc = dist_agree(d, cfg_apply_sets(cfg, chosen->n_set, sets, cfg)))) {
+        hist_free(&saved);
+        return rc;
+    }
+    const int rollback = rolls_back(rd, chosen);
+
     if (!(rc = trainer_create(t, cfg, d))) {
         if (rollback) {
             rc = dist_agree(d, trainer_snapshot_restore(*t, &rd->snap, &saved)); /* a rank's failure ends all */

@@ -39,6 +39,7 @@ int run_doctor_record(run_doctor *rd, gs_trainer *t, const gs_config *cfg, const
  * or the status of a failed trainer_create (then *t is NULL). */
 int run_doctor_repair(run_doctor *rd, gs_trainer **t, gs_config *cfg, const gs_dist *d);
 
+
 /* A resume from checkpoint `path` with the run's original config: the
  * repairs the checkpoint records are applied to *cfg first, as they were
  * in the run that wrote it. Collective; returns an agreed status (2 when

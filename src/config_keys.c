@@ -213,6 +213,20 @@ const cfg_key cfg_keys[] = {
         "unscaled_input: a feature's |mean| or standard deviation is above this"),
     KEY("doctor", "input_min", T_DOUBLE, input_min, "1e-3", GE(0), NULL,
         "unscaled_input: the standard deviation of all inputs is below this (and not 0)"),
+    KEY("doctor", "lr_target_ratio", T_DOUBLE, lr_target_ratio, "1e-2", GT(0), NULL,
+        "a learning-rate remedy scales the rate by the power of ten that brings the median update ratio it saw "
+        "to this (the ratio is proportional to the rate)"),
+    KEY("doctor", "lr_factor_max", T_DOUBLE, lr_factor_max, "1e4", GE(10), NULL,
+        "the most one learning-rate remedy scales the rate by, up or down (the least is 10)"),
+    KEY("doctor", "lr_max", T_DOUBLE, lr_max, "1", GT(0), NULL,
+        "a remedy never raises the learning rate above this"),
+    KEY("doctor", "trial_remedies", T_INT, trial_remedies, "3", IN(1, 8), NULL,
+        "mode = repair: the top remedies tried, each for trial_steps from the state the repair starts from; the one "
+        "with the lowest loss is applied (1: the top remedy, untried)"),
+    KEY("doctor", "trial_steps", T_INT64, trial_steps, "50", GE(1), NULL,
+        "steps of each remedy's trial; the trial's loss is the mean over its last quarter"),
+    KEY("doctor", "trial_margin", T_DOUBLE, trial_margin, "0", GE_LT(0, 1), NULL,
+        "a remedy ranked lower replaces the pick only when its trial loss is below (1 - trial_margin) x the pick's"),
 };
 
 _Static_assert(sizeof cfg_keys / sizeof cfg_keys[0] == CFG_N_KEYS, "CFG_N_KEYS must count the table");

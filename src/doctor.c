@@ -435,7 +435,9 @@ static int layers_with(const gs_doctor *d, int s, int hidden_only, int *of)
  * symmetry, explosion and a rising loss are problems by themselves; a
  * gradient pathology only where training also fails (stalled or slow) and
  * where it can explain it: vanishing that reaches the input layer; dead,
- * saturated or frozen units in at least half of the layers. */
+ * saturated or frozen units in at least half of the layers. Vanishing
+ * defers to dead where dead is the problem: units that never fire above
+ * the input layer are what stops its gradient. */
 static int is_problem(const gs_doctor *d, int s)
 {
     const int failing = d->sym[GS_S_STALLED].confirmed || d->sym[GS_S_SLOW].confirmed;
@@ -444,8 +446,8 @@ static int is_problem(const gs_doctor *d, int s)
     case GS_S_UNSCALED_INPUT: case GS_S_NONFINITE: case GS_S_SYMMETRIC: case GS_S_EXPLODING: case GS_S_LR_TOO_HIGH:
     case GS_S_STALLED: case GS_S_SLOW:
         return d->sym[s].confirmed;
-    case GS_S_VANISHING:
-        return failing && d->verdict[0] == GS_V_VANISHING;
+    case GS_S_VANISHING: /* (a gradient that dead units above it stopped is dead's to explain) */
+        return failing && d->verdict[0] == GS_V_VANISHING && !(d->sym[GS_S_DEAD].confirmed && is_problem(d, GS_S_DEAD));
     case GS_S_DEAD: case GS_S_SATURATED:
         n = layers_with(d, s, 1, &of);
         return failing && of > 0 && 2 * n >= of;

@@ -124,6 +124,15 @@ int doctor_remedy_reinits(const gs_remedy *r)
     return 0;
 }
 
+int doctor_best_trial(const double *loss, int n, double margin)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (isfinite(loss[i]) && (!isfinite(loss[best]) || loss[i] < (1.0 - margin) * loss[best]))
+            best = i;
+    return best;
+}
+
 /* Keep what a run can use: drop each override that changes nothing, then a
  * remedy left empty, one that gives an invalid config, one already tried
  * (a past repair) and a repeat of an earlier remedy. */
@@ -171,10 +180,29 @@ static void filter(builder *b)
 
 /* ---- the remedies of each cause -------------------------------------------------- */
 
-static void lr_down(builder *b, const char *why)
+/* The power of ten, between 10 and lr_factor_max, that moves the update
+ * ratio ur to lr_target_ratio (the ratio is proportional to the learning
+ * rate for SGD with or without momentum); 10 when ur is unknown. */
+double doctor_lr_factor(const gs_config *cfg, double ur)
 {
-    char s[96];
-    add(b, why, fmt(s, sizeof s, "optimizer.lr=%.3g", b->cfg->lr / 10.0), NULL, NULL);
+    if (!(isfinite(ur) && ur > 0.0))
+        return 10.0;
+    const double f = pow(10.0, nearbyint(fabs(log10(ur / cfg->lr_target_ratio))));
+    return fmin(fmax(f, 10.0), cfg->lr_factor_max);
+}
+
+/* The learning rate divided by the factor that brings the peak update
+ * ratio d->ur_peak down to the target. */
+static void lr_down(builder *b, const gs_doctor *d, const char *what)
+{
+    char s[96], why[240];
+    const double ur = d ? d->ur_peak : NAN, f = doctor_lr_factor(b->cfg, ur > b->cfg->lr_target_ratio ? ur : NAN);
+    if (isfinite(ur) && ur > b->cfg->lr_target_ratio)
+        snprintf(why, sizeof why, "%s: the learning rate / %g, which brings the median update ratio from %.2g to "
+                 "about %g", what, f, ur, b->cfg->lr_target_ratio);
+    else
+        snprintf(why, sizeof why, "%s: a tenth of the learning rate", what);
+    add(b, why, fmt(s, sizeof s, "optimizer.lr=%.3g", b->cfg->lr / f), NULL, NULL);
 }
 
 static void clip(builder *b)
@@ -201,13 +229,25 @@ static void better_init(builder *b, const char *why)
         NULL);
 }
 
-/* the learning rate x 10^k that brings the update ratio ur up to about 1e-3 */
-static void lr_up(builder *b, double ur, const char *why)
+/* The learning rate x the factor that brings the update ratio ur (at the
+ * base rate) up to the target, and x 10 more (a trial decides between
+ * them), neither above lr_max. */
+static void lr_up(builder *b, double ur)
 {
-    double f = isfinite(ur) && ur > 0.0 ? pow(10.0, nearbyint(log10(1e-3 / ur))) : 10.0;
-    f = fmin(fmax(f, 10.0), 1000.0);
-    char s[96];
-    add(b, why, fmt(s, sizeof s, "optimizer.lr=%.3g", b->cfg->lr * f), NULL, NULL);
+    const gs_config *cfg = b->cfg;
+    const double f = doctor_lr_factor(cfg, isfinite(ur) && ur < cfg->lr_target_ratio ? ur : NAN);
+    char s[96], why[240];
+    for (int k = 0; k < 2; k++) {
+        const double lr = fmin(cfg->lr * f * (k ? 10.0 : 1.0), cfg->lr_max);
+        if (isfinite(ur) && ur < cfg->lr_target_ratio)
+            snprintf(why, sizeof why, "the learning rate x %g%s (ceiling lr_max = %g): the median update ratio %.2g "
+                     "becomes about %.2g", lr / cfg->lr, k ? ", ten times what the update ratio asks" : "",
+                     cfg->lr_max, ur, ur * lr / cfg->lr);
+        else
+            snprintf(why, sizeof why, "ten times the learning rate (ceiling lr_max = %g)", cfg->lr_max);
+        if (lr > cfg->lr)
+            add(b, why, fmt(s, sizeof s, "optimizer.lr=%.3g", lr), NULL, NULL);
+    }
 }
 
 /* Batch norm first: measured to cure deep sigmoid nets at the run's own
@@ -247,10 +287,10 @@ static void advise_unscaled(builder *b)
         add(b, "each feature to mean 0 and std 1 over the training set", "data.normalize=standardize", NULL, NULL);
 }
 
-static void advise_lr(builder *b, const char *what)
+static void advise_lr(builder *b, const gs_doctor *d, const char *what)
 {
     set_cause(b, "the learning rate %g is too high: %s", b->cfg->lr, what);
-    lr_down(b, "a tenth of the learning rate: steps small enough to descend");
+    lr_down(b, d, "steps small enough to descend");
     clip(b);
     adam(b, "Adam's steps are bounded by its learning rate, whatever the gradient's scale");
 }
@@ -265,7 +305,7 @@ static void advise_nonfinite(builder *b, const gs_doctor *d)
                  g, (long long)step);
         better_init(b, "an init scaled to keep the signal's variance from layer to layer");
         clip(b);
-        lr_down(b, "a tenth of the learning rate");
+        lr_down(b, d, "smaller steps");
         return;
     }
     char what[300];
@@ -275,7 +315,7 @@ static void advise_nonfinite(builder *b, const gs_doctor *d)
     else
         snprintf(what, sizeof what, "the run went non-finite at step %lld with a median update ratio of up to %.2g "
                  "(about 1e-3 is healthy)", (long long)step, d->ur_peak);
-    advise_lr(b, what);
+    advise_lr(b, d, what);
 }
 
 static void advise_exploding(builder *b, const gs_doctor *d)
@@ -285,11 +325,15 @@ static void advise_exploding(builder *b, const gs_doctor *d)
         set_cause(b, "the initial weights are too large for %s: %s", 
                  cfg_act_name(b->cfg->act[0]), d->sym[GS_S_EXPLODING].evidence);
         better_init(b, "an init scaled to keep the signal's and the gradient's variance from layer to layer");
-        clip(b);
+        char s[96];
+        add(b, "that init and batch norm, which keeps each unit at unit variance: measured to train a 10-layer "
+               "Fashion-MNIST net faster than either alone", fmt(s, sizeof s, "model.init=%s", init_for(b->cfg->act[0])),
+            b->cfg->init_gain != 0.0 ? "model.init_gain=0" : NULL, "model.norm=batch");
         batch_norm(b, "batch norm keeps each unit's output at unit variance whatever the weights' scale");
+        clip(b);
         return;
     }
-    advise_lr(b, d->sym[GS_S_EXPLODING].evidence);
+    advise_lr(b, d, d->sym[GS_S_EXPLODING].evidence);
 }
 
 static void advise_vanishing(builder *b, const gs_doctor *d)
@@ -349,7 +393,7 @@ static void advise_dead(builder *b, const gs_doctor *d)
         char what[400];
         snprintf(what, sizeof what, "large steps (a median update ratio up to %.2g; about 1e-3 is healthy) knock relu "
                  "units into the region where they never fire again (%s)", d->ur_peak, ev);
-        advise_lr(b, what);
+        advise_lr(b, d, what);
         add(b, "leaky_relu passes a little gradient where a unit is off", "model.activation=leaky_relu", NULL, NULL);
         return;
     }
@@ -357,7 +401,7 @@ static void advise_dead(builder *b, const gs_doctor *d)
     add(b, "leaky_relu passes a little gradient where a unit is off, so it can come back",
         "model.activation=leaky_relu", NULL, NULL);
     better_init(b, "he_normal starts every layer at the variance relu needs");
-    lr_down(b, "smaller steps knock fewer units off");
+    lr_down(b, d, "smaller steps knock fewer units off");
 }
 
 static void advise_saturated(builder *b, const gs_doctor *d)
@@ -380,7 +424,7 @@ static void advise_slow(builder *b, const gs_doctor *d, int symptom, double ur)
 {
     set_cause(b, "the learning rate %g is too small: %s", b->cfg->lr,
              d->sym[symptom].evidence);
-    lr_up(b, ur, "a learning rate that brings the update ratio to about 1e-3");
+    lr_up(b, ur);
     adam(b, "Adam scales each step to its learning rate, whatever the gradient's scale");
 }
 
@@ -419,14 +463,14 @@ static void advise_stalled(builder *b, const gs_doctor *d, double ur)
         char what[400];
         snprintf(what, sizeof what, "training has stalled (%s) after steps with a median update ratio up to %.2g", ev,
                  d->ur_peak);
-        advise_lr(b, what);
+        advise_lr(b, d, what);
         return;
     }
     set_cause(b, "training has stalled (%s) with no gradient pathology to blame: the "
              "optimizer does not find a way down", ev);
     adam(b, "Adam adapts each parameter's step");
     batch_norm(b, "batch norm makes the loss easier to descend");
-    lr_down(b, "a tenth of the learning rate, in case steps overshoot");
+    lr_down(b, d, "in case steps overshoot");
 }
 
 void doctor_advise(const gs_doctor *d, const gs_config *cfg, const gs_history *h, int symptom, gs_advice *a)
@@ -446,7 +490,7 @@ void doctor_advise(const gs_doctor *d, const gs_config *cfg, const gs_history *h
         better_init(&b, "a random init gives every unit its own weights");
         break;
     case GS_S_EXPLODING: advise_exploding(&b, d); break;
-    case GS_S_LR_TOO_HIGH: advise_lr(&b, d->sym[GS_S_LR_TOO_HIGH].evidence); break;
+    case GS_S_LR_TOO_HIGH: advise_lr(&b, d, d->sym[GS_S_LR_TOO_HIGH].evidence); break;
     case GS_S_VANISHING: advise_vanishing(&b, d); break;
     case GS_S_DEAD: advise_dead(&b, d); break;
     case GS_S_SATURATED: advise_saturated(&b, d); break;

@@ -413,7 +413,7 @@ static void test_names_and_doc(void)
         CHECK(strstr(doc, row), "doc has no row %s", row);
         n_keys++;
     }
-    CHECK(len > 0 && n_keys == 84, "doc: %zu bytes, %d keys", len, n_keys);
+    CHECK(len > 0 && n_keys == 91, "doc: %zu bytes, %d keys", len, n_keys);
     CHECK(strstr(doc, "| optimizer | lr | `0.05` | number > 0 | learning rate |"), "doc row for lr");
     free(doc);
 }

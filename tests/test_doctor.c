@@ -5,7 +5,8 @@
  * pathology that is a problem only while training fails); the hysteresis
  * (a layer at its threshold does not flap; a new verdict needs `confirm`
  * records); remedies that never repeat the run's setting or a past repair;
- * advice said once.
+ * advice said once; vanishing deferring to dead; the learning-rate factor
+ * from the update ratio (its clamp, its ceiling); the trial's choice.
  *
  * A history here is what a run would record: every step's loss, accuracy
  * and learning rate, and every stats_every steps a record whose statistics
@@ -418,6 +419,101 @@ static void test_said_once(void)
     hist_free(&h);
 }
 
+
+/* Dead units above the input layer stop its gradient too: where dead is
+ * the problem, vanishing at layer 0 defers to it (the teacher family's
+ * bias -2 and lr 3 runs). */
+static void test_dead_before_vanishing(void)
+{
+    gs_config cfg;
+    load(&cfg, SPIRAL);
+    gs_history h;
+    layer_stats ls[GS_MAX_LAYERS];
+    const int L = cfg_n_layers(&cfg);
+    for (int l = 0; l < L; l++)
+        ls[l] = HEALTHY;
+    ls[0].ratio = 1e-6f;     /* layer 0: vanishing */
+    ls[1].dead = ls[2].dead = 0.9f; /* layers 1-2: dead */
+    hist_init(&h, L);
+    for (int64_t s = 0; s < 300; s += cfg.stats_every) {
+        push_steps(&h, &cfg, s + 1, flat_loss, chance_acc);
+        push_record(&h, &cfg, s, ls);
+    }
+    gs_doctor *d = replay(&cfg, &h);
+    CHECK(d->sym[GS_S_VANISHING].confirmed && d->sym[GS_S_DEAD].confirmed, "both vanishing and dead confirmed");
+    CHECK(d->primary == GS_S_DEAD && !d->sym[GS_S_VANISHING].problem, "dead, not vanishing, is the problem (got %s)",
+          doctor_symptom_name(d->primary));
+    hist_free(&h);
+    /* near miss: one dead layer of three hidden is not dead's problem; vanishing stays */
+    ls[2].dead = 0.0f;
+    hist_init(&h, L);
+    for (int64_t s = 0; s < 300; s += cfg.stats_every) {
+        push_steps(&h, &cfg, s + 1, flat_loss, chance_acc);
+        push_record(&h, &cfg, s, ls);
+    }
+    d = replay(&cfg, &h);
+    CHECK(d->primary == GS_S_VANISHING, "one dead layer of three: vanishing is the problem (got %s)",
+          doctor_symptom_name(d->primary));
+    hist_free(&h);
+}
+
+/* The learning-rate factor comes from the update ratio seen, as a power
+ * of ten, between 10 and lr_factor_max; a raise stops at lr_max. */
+static void test_lr_factor(void)
+{
+    gs_config cfg;
+    load(&cfg, SPIRAL); /* lr_target_ratio 1e-2, lr_factor_max 1e4 */
+    CHECK(doctor_lr_factor(&cfg, 1e-5) == 1000.0, "ratio 1e-5 -> x 1000 (got %g)", doctor_lr_factor(&cfg, 1e-5));
+    CHECK(doctor_lr_factor(&cfg, 0.89) == 100.0, "ratio 0.89 -> / 100 (got %g)", doctor_lr_factor(&cfg, 0.89));
+    CHECK(doctor_lr_factor(&cfg, 1e-9) == 1e4, "clamped to lr_factor_max (got %g)", doctor_lr_factor(&cfg, 1e-9));
+    CHECK(doctor_lr_factor(&cfg, 5e-3) == 10.0, "at least 10 (got %g)", doctor_lr_factor(&cfg, 5e-3));
+    CHECK(doctor_lr_factor(&cfg, NAN) == 10.0 && doctor_lr_factor(&cfg, 0.0) == 10.0, "unknown ratio: 10");
+    /* a slow run (update ratio 2e-5 at lr 0.05): the remedy is lr x 1000, capped by lr_max */
+    gs_history h;
+    layer_stats ls = HEALTHY;
+    ls.update = 2e-5f;
+    make_run(&h, &cfg, 400, creeping_loss, better_acc, ls);
+    gs_doctor *d = replay(&cfg, &h);
+    gs_advice adv;
+    doctor_advise(d, &cfg, &h, GS_S_SLOW, &adv);
+    CHECK(adv.n_remedies >= 2 && !strcmp(adv.remedy[0].set[0], "optimizer.lr=1"),
+          "slow at ratio 2e-5, lr 0.05: lr x 1000 = 50, capped at lr_max 1 (got %s)",
+          adv.n_remedies ? adv.remedy[0].set[0] : "none");
+    gs_config low;
+    load(&low, "[model]\nlayers = 2,16,16,16,3\n[optimizer]\nlr = 1e-5\n");
+    make_run(&h, &low, 400, creeping_loss, better_acc, ls);
+    d = replay(&low, &h);
+    doctor_advise(d, &low, &h, GS_S_SLOW, &adv);
+    CHECK(adv.n_remedies >= 2 && !strcmp(adv.remedy[0].set[0], "optimizer.lr=0.01") &&
+              !strcmp(adv.remedy[1].set[0], "optimizer.lr=0.1"),
+          "lr 1e-5 at ratio 2e-5: lr x 1000 then x 10000 (got %s, %s)", adv.n_remedies ? adv.remedy[0].set[0] : "none",
+          adv.n_remedies > 1 ? adv.remedy[1].set[0] : "none");
+    hist_free(&h);
+    /* too high: a rising loss at ratio 0.5 */
+    ls.update = 0.5f;
+    make_run(&h, &cfg, 300, rising_loss, better_acc, ls);
+    d = replay(&cfg, &h);
+    doctor_advise(d, &cfg, &h, GS_S_LR_TOO_HIGH, &adv);
+    CHECK(adv.n_remedies > 0 && !strcmp(adv.remedy[0].set[0], "optimizer.lr=0.0005"),
+          "lr_too_high at ratio 0.5, lr 0.05: 0.5 / 1e-2 = 50 rounds to / 100 (got %s)", adv.n_remedies ? adv.remedy[0].set[0] : "none");
+    hist_free(&h);
+}
+
+/* The trial keeps the lowest loss, but a lower-ranked remedy must win by
+ * the margin; a non-finite trial loses. */
+static void test_best_trial(void)
+{
+    const double a[] = {1.0, 0.95, 0.5}, b[] = {1.0, 0.95}, c[] = {INFINITY, 2.0}, e[] = {NAN, NAN},
+                 f[] = {1.0, 0.85, 0.8}, g[] = {0.3, NAN, 0.1};
+    CHECK(doctor_best_trial(a, 3, 0.1) == 2, "0.5 beats 1.0 by far");
+    CHECK(doctor_best_trial(b, 2, 0.1) == 0, "0.95 is within the margin of 1.0: the ranking decides");
+    CHECK(doctor_best_trial(b, 2, 0.0) == 1, "no margin: the lowest");
+    CHECK(doctor_best_trial(c, 2, 0.1) == 1, "a finite loss beats +inf");
+    CHECK(doctor_best_trial(e, 2, 0.1) == 0, "none finite: the top remedy");
+    CHECK(doctor_best_trial(f, 3, 0.1) == 1, "0.8 is within the margin of the pick 0.85");
+    CHECK(doctor_best_trial(g, 3, 0.1) == 2, "NaN in between is skipped");
+}
+
 int main(void)
 {
     test_frozen_verdict();
@@ -429,6 +525,9 @@ int main(void)
     test_hysteresis();
     test_remedies_never_repeat();
     test_said_once();
+    test_dead_before_vanishing();
+    test_lr_factor();
+    test_best_trial();
     if (test_failures)
         fprintf(stderr, "%d failures\n", test_failures);
     else

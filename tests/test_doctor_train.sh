@@ -7,7 +7,8 @@
 #            `gradscope doctor RUN_DIR` says the same, and --json has the
 #            documented shape.
 #   ranks    repair mode at 1 and 2 ranks (train.reproducible): the same
-#            repair, the same final weights bit for bit, recorded in
+#            trials of the top remedies with the same losses, the same
+#            repairs, the same final weights bit for bit, recorded in
 #            /doctor/repairs and shown by `gradscope doctor` and `inspect`.
 #   requeue  repair mode stopped after its repair (max_steps) and resumed
 #            with the original config: the recorded repair is applied
@@ -85,21 +86,25 @@ ranks)
     grep -q "doctor: repair 1 of 3 at step [0-9]*: vanishing -> --set " "$WORK/r$np.log" \
       && pass "$np ranks: one repair printed" || fail "$np ranks: no repair line"
   done
-  [ "$(grep 'doctor: repair' "$WORK/r1.log")" = "$(grep 'doctor: repair' "$WORK/r2.log")" ] \
-    && pass "the same repair at 1 and 2 ranks" || fail "different repairs"
+  grep -q "doctor: trial 1 of [23]: --set .*: loss [0-9.e+-]* after 50 steps" "$WORK/r1.log" \
+    && pass "the repair tried the top remedies" || fail "no trial line"
+  [ "$(grep -E 'doctor: (repair|trial)' "$WORK/r1.log")" = "$(grep -E 'doctor: (repair|trial)' "$WORK/r2.log")" ] \
+    && pass "the same trials and repairs at 1 and 2 ranks" || fail "different trials or repairs"
+  nrep=$(grep -c "doctor: repair [0-9]* of" "$WORK/r2.log")
   weights_equal "$WORK/r1/latest" "$WORK/r2/latest" 0 >/dev/null 2>&1 || \
     weights_equal "$(ls "$WORK"/r1/ckpt_*.h5 | tail -1)" "$(ls "$WORK"/r2/ckpt_*.h5 | tail -1)" 0 \
     && pass "1 and 2 ranks: the same repaired weights, bit for bit" || fail "repaired weights differ"
-  "$PY" - "$(ls "$WORK"/r2/ckpt_*.h5 | tail -1)" <<'PYEOF' && pass "/doctor/repairs records it" || fail "/doctor/repairs"
+  "$PY" - "$(ls "$WORK"/r2/ckpt_*.h5 | tail -1)" "$nrep" <<'PYEOF' && pass "/doctor/repairs records it" || fail "/doctor/repairs"
 import h5py, sys
 f = h5py.File(sys.argv[1], "r")
-assert f["doctor/repairs/step"].shape == (1,), f["doctor/repairs/step"].shape
+assert f["doctor/repairs/step"].shape == (int(sys.argv[2]),), f["doctor/repairs/step"].shape
+assert "trial losses after 50 steps" in f["doctor/repairs/evidence"][0].decode()
 assert f["doctor/repairs/symptom"][0].decode() == "vanishing"
 assert "=" in f["doctor/repairs/remedy"][0].decode()
 PYEOF
   "$GS" doctor "$WORK/r2" --json > "$WORK/r2.json" && json_shape "$WORK/r2.json" > /dev/null \
-    && "$PY" -c "import json,sys; r=json.load(open('$WORK/r2.json')); sys.exit(0 if len(r['repairs'])==1 else 1)" \
-    && pass "gradscope doctor --json lists the repair" || fail "doctor --json repairs"
+    && "$PY" -c "import json,sys; r=json.load(open('$WORK/r2.json')); sys.exit(0 if len(r['repairs'])==$nrep else 1)" \
+    && pass "gradscope doctor --json lists the $nrep repairs" || fail "doctor --json repairs"
   "$GS" inspect "$WORK/r2" | grep -q "^repair      step [0-9]*: vanishing -> --set " \
     && pass "inspect shows the repair" || fail "inspect: no repair line"
   "$GS" inspect "$WORK/r2" --json | "$PY" -c "import json,sys; r=json.load(sys.stdin); sys.exit(0 if r['repairs'][0]['symptom']=='vanishing' else 1)" \
@@ -116,7 +121,8 @@ requeue)
   # the requeue: the original config, not the repaired one
   gs_mpi 1 train "$WORK/sig.ini" "${common[@]}" --set "checkpoint.dir=$WORK/split" --resume auto \
     > "$WORK/p2.log" 2>&1 || { cat "$WORK/p2.log"; fail "resume of a repaired run"; finish; }
-  grep -q "resume: the 1 repair recorded in .*: --set " "$WORK/p2.log" \
+  nrep=$(grep -c "doctor: repair [0-9]* of" "$WORK/p1.log")
+  grep -qE "resume: the $nrep repairs? recorded in .*: --set " "$WORK/p2.log" \
     && pass "the resume applies the recorded repair" || { cat "$WORK/p2.log"; fail "no recorded repair applied"; }
   grep -q "doctor: repair" "$WORK/p2.log" && fail "the resumed run repaired again" || pass "no second repair"
   weights_equal "$(ls "$WORK"/straight/ckpt_*.h5 | tail -1)" "$(ls "$WORK"/split/ckpt_*.h5 | tail -1)" 0 \

@@ -143,6 +143,12 @@ typedef struct {
     double slow_ratio;                 /* median update ratio (at the base lr) below it: slow */
     double input_max;                  /* a feature's |mean| or std above it: unscaled input */
     double input_min;                  /* the inputs' std below it: unscaled input */
+    double lr_target_ratio;            /* a repaired learning rate aims the median update ratio here */
+    double lr_factor_max;              /* the most one repair scales the learning rate by (up or down) */
+    double lr_max;                     /* a repair never raises the learning rate above this */
+    int trial_remedies;                /* a repair tries this many top remedies and keeps the best (1: no trial) */
+    int64_t trial_steps;               /* steps of each trial */
+    double trial_margin;               /* a later remedy must beat the pick's trial loss by this fraction */
 
     /* where the config came from, for messages */
     char source[GS_PATH_MAX];

@@ -120,6 +120,19 @@ typedef struct {
  * h. symptom < 0: the primary problem. Allocates nothing that outlives it. */
 void doctor_advise(const gs_doctor *d, const gs_config *cfg, const gs_history *h, int symptom, gs_advice *a);
 
+/* The power of ten, between 10 and cfg->lr_factor_max, that moves the
+ * median update ratio ur to cfg->lr_target_ratio (up or down); 10 when
+ * ur is not a positive number. */
+double doctor_lr_factor(const gs_config *cfg, double ur);
+
+/* Of n trial losses of remedies in their ranked order (the repair's
+ * trials, cmd_train_doctor.c), the index of the one to keep: a later
+ * remedy replaces the pick so far only when its loss is finite and below
+ * (1 - margin) x the pick's, or the pick's is not finite, so the ranking
+ * decides near-ties; 0 when none is finite. A pure function of the
+ * losses, which are global: every rank keeps the same remedy. */
+int doctor_best_trial(const double *loss, int n, double margin);
+
 /* The remedy's overrides as one line: "k=v k=v" (sep " ") or
  * "--set k=v --set k=v" (sep " --set "). */
 void doctor_remedy_text(const gs_remedy *r, const char *sep, char *buf, size_t n);

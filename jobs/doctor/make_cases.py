@@ -68,6 +68,17 @@ def tuned():
                                              extra_model=f"bias_init = {bias}\n")
         for lr in ("1e-5", "3e-6", "1e-6"):
             cases[f"{fam}_lr{lr}"] = ini(fam, TOO_SLOW, f"learning rate {lr}", [32, 32, 32], lr=float(lr))
+    # one label each (added after the rules were frozen, labelled by the
+    # defect, not by what the doctor says): a learning rate 100-500x too
+    # small that still moves the loss (slow), 5e5x too small (frozen), 10x
+    # too large (lr_too_high). Not for fmnist (its runs cost the most), and
+    # no saturated-only case: a shallow net with a wide tanh or sigmoid init
+    # still learns, and a deep one vanishes first.
+    for fam in ("spiral", "teacher"):
+        for lr in ("1e-4", "3e-4"):
+            cases[f"{fam}_only_slow_lr{lr}"] = ini(fam, "slow", f"learning rate {lr}", [32, 32, 32], lr=float(lr))
+        cases[f"{fam}_only_frozen_lr1e-7"] = ini(fam, "frozen", "learning rate 1e-7", [32, 32, 32], lr=1e-7)
+        cases[f"{fam}_only_lr_too_high_lr0.5"] = ini(fam, "lr_too_high", "learning rate 0.5", [32, 32, 32], lr=0.5)
     for scale in ("1", "2", "1e-5"):
         cases[f"fmnist_scale{scale}"] = ini("fmnist", "unscaled_input", f"data.scale = {scale}", [64, 64],
                                             extra_data=f"scale = {scale}\n").replace(
