@@ -63,7 +63,8 @@ int cmd_report(int argc, char **argv)
         return GS_ERR_RUNTIME;
     }
     const char *python = getenv("GRADSCOPE_PYTHON");
-    if (!python || !*python)
+    const int from_env = python && *python;
+    if (!from_env)
         python = DEFAULT_PYTHON;
 
     /* python script --gradscope EXE ARGS... NULL; a --gradscope among
@@ -86,7 +87,7 @@ int cmd_report(int argc, char **argv)
         execvp(python, args);
     fprintf(stderr, "gradscope report: cannot run the Python interpreter %s%s: %s (a python3 with h5py, numpy "
                     "and matplotlib: Debian's python3-h5py python3-numpy python3-matplotlib; GRADSCOPE_PYTHON "
-                    "names another)\n", python, python == DEFAULT_PYTHON ? "" : " (from GRADSCOPE_PYTHON)",
+                    "names another)\n", python, from_env ? " (from GRADSCOPE_PYTHON)" : "",
             strerror(errno));
     free(args);
     return GS_ERR_RUNTIME;
