@@ -279,12 +279,25 @@ def last_finite(a):
     return (int(ok[-1]), float(a[ok[-1]])) if ok.size else (None, None)
 
 
+def sizes_text(sizes):
+    """Layer sizes with repeats folded: 16-(128 x19)-4."""
+    out, i = [], 0
+    while i < len(sizes):
+        j = i
+        while j + 1 < len(sizes) and sizes[j + 1] == sizes[i]:
+            j += 1
+        out.append(str(sizes[i]) if j - i < 2 else "(%d x%d)" % (sizes[i], j - i + 1))
+        if 0 < j - i < 2:
+            out.extend(str(sizes[i]) for _ in range(j - i))
+        i = j + 1
+    return "-".join(out)
+
+
 def header_rows(run):
     ck, cfg = run.ck, run.ck.config
     sizes = [ck.n_inputs] + [lay.weight.shape[0] for lay in ck.layers]
     hidden = ck.layers[:-1] or ck.layers
-    model = "%s; %s; init %s; %s output" % (
-        "-".join(str(s) for s in sizes), ", ".join(sorted({l.activation for l in hidden})),
+    model = "%s; %s; init %s; %s output" % (sizes_text(sizes), ", ".join(sorted({l.activation for l in hidden})),
         ", ".join(sorted({l.init for l in ck.layers})), ck.output)
     extras = [n for n in sorted({l.norm for l in ck.layers}) if n != "none"]
     if extras:

@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import ListedColormap, LogNorm  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 # Text stays text in the SVG (no glyph paths, no font files): the browser
@@ -143,6 +144,7 @@ def loss_chart(run):
         ax.set_yscale("log")
     mark_nonfinite(ax, steps, bad, "non-finite loss")
     ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     legend_above(ax)
@@ -171,6 +173,7 @@ def accuracy_chart(run):
         return None, ["no accuracy recorded (a regression, or no step or evaluation yet)"]
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("accuracy")
     ax.grid(alpha=0.3)
     legend_above(ax)
@@ -187,6 +190,7 @@ def lr_chart(run):
         ax.set_yscale("log")
     mark_nonfinite(ax, np.arange(lr.size), bad)
     ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("learning rate")
     ax.grid(alpha=0.3)
     return svg_of(fig, "lr"), nonfinite_note(int(bad.sum()), "values")
@@ -238,6 +242,7 @@ def grad_norm_chart(run):
         notes.append("%d zero norms left blank" % n_zero)
     layer_ticks(ax, run)
     ax.set_xlabel("step of the statistics record")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return svg_of(fig, "gnorm"), notes
 
 
@@ -283,6 +288,7 @@ def histogram_chart(run, key, what):
         ax.tick_params(axis="x", labelsize=7)
     for ax in axes[-1]:
         ax.set_xlabel("step", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(im, ax=axes, label="fraction of the layer's %s" % what, pad=0.01, fraction=0.03)
     notes = []
     nonfin = counts[:, :, nb - 1].sum()
@@ -321,13 +327,15 @@ def lines_chart(run, fields, prefix, log=False, ref=None, ylim=None):
         n_bad += per_layer_lines(ax, run, field, log=log, ref=ref)
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if ylim:
             ax.set_ylim(*ylim)
     handles, labels = axes[0][0].get_legend_handles_labels()
     layer_handles = [(h, l) for h, l in zip(handles, labels) if l.isdigit()]
-    if layer_handles:
-        fig.legend([h for h, _ in layer_handles], ["layer " + l for _, l in layer_handles], loc="lower center",
-                   ncol=min(len(layer_handles), 8), frameon=False, fontsize=7, bbox_to_anchor=(0.5, -0.08))
+    fig.tight_layout()
+    if layer_handles:   # on the right, where it covers neither a curve nor an axis label
+        fig.legend([h for h, _ in layer_handles], ["layer " + l for _, l in layer_handles], loc="center left",
+                   ncol=1 if len(layer_handles) <= 14 else 2, frameon=False, fontsize=7, bbox_to_anchor=(1.0, 0.5))
     return svg_of(fig, prefix), nonfinite_note(n_bad, "values")
 
 
@@ -362,6 +370,7 @@ def verdict_chart(run):
               ncol=len(seen), frameon=False, fontsize=8, borderaxespad=0.0)
     layer_ticks(ax, run)
     ax.set_xlabel("step of the statistics record")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return svg_of(fig, "verdict"), []
 
 
@@ -373,6 +382,7 @@ def throughput_chart(run):
     fig, ax = plt.subplots(figsize=(9, 2.4))
     ax.plot(x, y, ".-", ms=3, lw=0.8, color="C4")
     ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("samples/s")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
