@@ -159,37 +159,13 @@ class Run:
         self.repairs = []
         self.hist = {}
         self.hist_edges = None
+        self.attrs = {}
         with h5py.File(ck.path, "r") as f:
-            self.attrs = {k: gc.text(f.attrs[k]) for k in ("gradscope_version", "created", "blas_kernel")
-                          if k in f.attrs}
-            if "history/accuracy" in f:
-                self.train_accuracy = f["history/accuracy"][()]
-            if "history/lr" in f:
-                self.lr = f["history/lr"][()]
-            verdicts = np.array([[gc.text(x) for x in row] for row in f["history/verdicts"][()]], dtype=object) \
-                if "history/verdicts" in f else None
-            if "doctor/repairs/step" in f:
-                g = f["doctor/repairs"]
-                for i in range(g["step"].shape[0]):
-                    self.repairs.append({"step": int(g["step"][i]), "resumed_at": int(g["resumed_at"][i]),
-                                         "symptom": gc.text(g["symptom"][i]), "evidence": gc.text(g["evidence"][i]),
-                                         "set": gc.text(g["remedy"][i]).split()})
-            # The histograms (format 5): from the reader where it has them, else
-            # straight from the file; absent before format 5.
-            for key in ("grad_hist", "preact_hist"):
-                v = getattr(ck, key, None)
-                if v is None and "history/stats/" + key in f:
-                    d = f["history/stats/" + key]
-                    v = d[()]
-                    if self.hist_edges is None and "bin_edges" in d.attrs:
-                        self.hist_edges = d.attrs["bin_edges"]
-                if v is not None:
-                    self.hist[key] = np.asarray(v)
-            if self.hist_edges is None:
-                self.hist_edges = getattr(ck, "hist_edges", None)
+            self._read_extras(f, notes)
         if not self.hist:
             notes.append("no histograms in this checkpoint (format %d)" % ck.format_version)
         steps = np.asarray(h["stats_step"])
+        verdicts = self.verdicts
         if verdicts is not None and verdicts.shape == (self.n_records, self.n_layers):
             self.verdicts, self.verdict_steps = verdicts, steps
         elif self.n_records:
@@ -201,6 +177,58 @@ class Run:
             self.verdicts, self.verdict_steps = None, steps
         self.metrics = Metrics(os.path.join(run_dir, "metrics.jsonl"), notes) if run_dir else Metrics("", notes)
         self.doctor = None
+
+    def _read_extras(self, f, notes):
+        """The datasets gradscope_ckpt does not decode: format 4's training
+        accuracy, learning rate, per-record verdicts and repairs, format 5's
+        histograms. One that cannot be read (a failed checksum) is a note
+        and is left out; the rest of the report stands."""
+        self.verdicts = None
+        for name, read in (("/ attributes", self._read_attrs), ("/history/accuracy, /history/lr", self._read_curves),
+                           ("/history/verdicts", self._read_verdicts), ("/doctor/repairs", self._read_repairs),
+                           ("the histograms", self._read_hist)):
+            try:
+                read(f)
+            except (OSError, KeyError, ValueError, TypeError) as e:
+                notes.append("%s: %s cannot be read (%s): left out" % (self.ck.path, name, e))
+
+    def _read_attrs(self, f):
+        self.attrs = {k: gc.text(f.attrs[k]) for k in ("gradscope_version", "created", "blas_kernel")
+                      if k in f.attrs}
+
+    def _read_curves(self, f):
+        if "history/accuracy" in f:
+            self.train_accuracy = f["history/accuracy"][()]
+        if "history/lr" in f:
+            self.lr = f["history/lr"][()]
+
+    def _read_verdicts(self, f):
+        if "history/verdicts" in f:
+            self.verdicts = np.array([[gc.text(x) for x in row] for row in f["history/verdicts"][()]],
+                                     dtype=object).reshape(f["history/verdicts"].shape)
+
+    def _read_repairs(self, f):
+        if "doctor/repairs/step" in f:
+            g = f["doctor/repairs"]
+            for i in range(g["step"].shape[0]):
+                self.repairs.append({"step": int(g["step"][i]), "resumed_at": int(g["resumed_at"][i]),
+                                     "symptom": gc.text(g["symptom"][i]), "evidence": gc.text(g["evidence"][i]),
+                                     "set": gc.text(g["remedy"][i]).split()})
+
+    def _read_hist(self, f):
+        # from the reader where it has them, else straight from the file; absent before format 5
+        ck = self.ck
+        for key in ("grad_hist", "preact_hist"):
+            v = getattr(ck, key, None)
+            if v is None and "history/stats/" + key in f:
+                d = f["history/stats/" + key]
+                v = d[()]
+                if self.hist_edges is None and "bin_edges" in d.attrs:
+                    self.hist_edges = d.attrs["bin_edges"]
+            if v is not None:
+                self.hist[key] = np.asarray(v)
+        if self.hist_edges is None:
+            self.hist_edges = getattr(ck, "hist_edges", None)
 
     def stat(self, field):
         """The statistic `field` as [records, layers] (zeros where the file lacks it)."""
@@ -472,26 +500,39 @@ def main(argv=None):
     except gc.CheckpointError as e:
         print("%s: %s" % (PROG, e), file=sys.stderr)
         return 4
-    run_dir = a.run if os.path.isdir(a.run) else os.path.dirname(os.path.abspath(a.run))
-    run = Run(ck, run_dir, notes)
-    run_doctor(run, find_gradscope(a.gradscope))
     out = a.output or (os.path.join(a.run, "report.html") if os.path.isdir(a.run)
                        else os.path.splitext(a.run)[0] + ".html")
-    page = render(run)
-    for n in run.notes:
-        warn(n)
+    # written to OUT.tmp, renamed when complete: a browser never shows half a
+    # page; opened first, so an unwritable output fails before any work
     tmp = out + ".tmp"
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, out)
+        f = open(tmp, "w", encoding="utf-8")
     except OSError as e:
         print("%s: cannot write %s: %s" % (PROG, out, e.strerror or e), file=sys.stderr)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         return 1
+    done = False
+    try:
+        run_dir = a.run if os.path.isdir(a.run) else os.path.dirname(os.path.abspath(a.run))
+        run = Run(ck, run_dir, notes)
+        run_doctor(run, find_gradscope(a.gradscope))
+        page = render(run)
+        for n in run.notes:
+            warn(n)
+        try:
+            f.write(page)
+            f.close()
+            os.replace(tmp, out)
+            done = True
+        except OSError as e:
+            print("%s: cannot write %s: %s" % (PROG, out, e.strerror or e), file=sys.stderr)
+            return 1
+    finally:
+        if not done:
+            f.close()
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
     print(out)
     return 0
 
