@@ -6,6 +6,7 @@ docs/checkpoint-format.md decoded in one place, for every script
     path = gc.resolve("runs/iris")          # a run directory: its newest checkpoint
     ck = gc.read(path)                      # model, config, history, input statistics
     ck.layers[0].weight, ck.output, ck.history["loss"], ck.standardize
+    ck.grad_hist, ck.preact_hist, ck.hist_edges   # (records, layers, 54) int64, (51,) float64; None before format 5
 
 Needs Debian's python3-h5py and python3-numpy. Every problem is a
 CheckpointError whose message names the file and what is wrong.
@@ -18,7 +19,8 @@ import h5py
 import numpy as np
 
 FORMAT = "gradscope-checkpoint"
-NEWEST_FORMAT = 4
+NEWEST_FORMAT = 5
+HIST_BINS = 54  # zero, below 2^-40, one per power of two 2^-40 .. 2^10, above, non-finite
 
 
 class CheckpointError(Exception):
@@ -166,8 +168,25 @@ class Checkpoint:
             key = "history/eval/" + k
             h["eval_" + k] = f[key][()] if key in f else np.full(n, np.nan, dtype=np.float32)
         h["stats"] = {k: f["history/stats/" + k][()] for k in f["history/stats"]
-                      if k not in ("step", "verdict")}
+                      if k not in ("step", "verdict", "grad_hist", "preact_hist")}
         self.history = h
+        # (format 5) each record's histograms by power of two: (records, layers,
+        # 54) counts of the gradient and of the pre-activations; hist_edges
+        # (51,) the edges 2^-40 .. 2^10 of bins 2 .. 52 (docs/statistics.md).
+        # None before format 5 or where the run took none ([stats] histograms).
+        self.grad_hist = self.preact_hist = self.hist_edges = None
+        if "history/stats/grad_hist" in f and "history/stats/preact_hist" in f:
+            g, p = f["history/stats/grad_hist"], f["history/stats/preact_hist"]
+            want = (h["stats_step"].shape[0], len(self.layers), HIST_BINS)
+            if g.shape != want or p.shape != want:
+                raise CheckpointError("%s: the histograms are %s and %s, expected %s (records, layers, bins)"
+                                      % (self.path, g.shape, p.shape, want))
+            self.grad_hist = g[()].astype(np.int64)
+            self.preact_hist = p[()].astype(np.int64)
+            self.hist_edges = np.asarray(g.attrs["bin_edges"], dtype=np.float64)
+            if self.hist_edges.shape != (HIST_BINS - 3,):
+                raise CheckpointError("%s: /history/stats/grad_hist has %d bin edges, expected %d"
+                                      % (self.path, self.hist_edges.size, HIST_BINS - 3))
 
     @property
     def n_inputs(self):

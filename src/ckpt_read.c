@@ -11,6 +11,7 @@
  */
 #include "gradscope/ckpt.h"
 #include "gradscope/common.h"
+#include "gradscope/histogram.h"
 #include "ckpt_path.h"
 
 #include <errno.h>
@@ -476,6 +477,52 @@ static int r_repairs(const rfile *r, gs_history *h)
     return rc;
 }
 
+/* (format 5) the records' histograms: both datasets [n_rec, L,
+ * GS_HIST_BINS] of integers >= 0, or neither (a run without them); a file
+ * before format 5 has none. */
+static int r_histograms(const rfile *r, gs_history *h, int L)
+{
+    static const char *const names[2] = {"/history/stats/grad_hist", "/history/stats/preact_hist"};
+    const size_t n = (size_t)h->n_rec * (size_t)L * GS_HIST_BINS;
+    int64_t *dst[2] = {h->grad_hist, h->preact_hist};
+    h->has_hist = 0;
+    for (int k = 0; k < 2 && n; k++)
+        memset(dst[k], 0, n * sizeof(int64_t));
+    if (r->version < 5)
+        return 0;
+    const int have[2] = {H5Lexists(r->file, names[0], H5P_DEFAULT) > 0, H5Lexists(r->file, names[1], H5P_DEFAULT) > 0};
+    if (have[0] != have[1])
+        return r_fail(r, "%s is there but %s is not; a checkpoint holds both histograms or neither",
+                      names[have[0] ? 0 : 1], names[have[0] ? 1 : 0]);
+    if (!have[0])
+        return 0;
+    for (int k = 0; k < 2; k++) {
+        hsize_t dims[3];
+        hid_t ds;
+        if (r_ds(r, names[k], H5T_INTEGER, 3, dims, &ds))
+            return GS_ERR_CKPT;
+        if (dims[0] != (hsize_t)h->n_rec || dims[1] != (hsize_t)L || dims[2] != GS_HIST_BINS) {
+            H5Dclose(ds);
+            return r_fail(r, "%s is [%llu, %llu, %llu], expected [%lld, %d, %d] (records, layers, bins)", names[k],
+                          (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[2],
+                          (long long)h->n_rec, L, GS_HIST_BINS);
+        }
+        if (n == 0) {
+            H5Dclose(ds);
+            continue;
+        }
+        if (r_read(r, ds, names[k], H5T_NATIVE_INT64, H5S_ALL, dst[k]))
+            return GS_ERR_CKPT;
+        for (size_t i = 0; i < n; i++)
+            if (dst[k][i] < 0)
+                return r_fail(r, "%s[%zu, %zu, %zu] is %lld; a count is never negative", names[k],
+                              i / ((size_t)L * GS_HIST_BINS), i / GS_HIST_BINS % (size_t)L, i % GS_HIST_BINS,
+                              (long long)dst[k][i]);
+    }
+    h->has_hist = 1;
+    return 0;
+}
+
 /* Format 4's part of the history: every step's accuracy and learning rate,
  * every record's verdicts, the input audit and the repairs. An older file
  * has none: the steps' accuracy and rate are NaN, the records' verdicts
@@ -492,7 +539,7 @@ static int r_history_v4(const rfile *r, gs_history *h, int L)
     audit_free(&h->audit);
     h->n_repairs = 0;
     if (r->version < 4)
-        return 0;
+        return r_histograms(r, h, L);
 
     const hsize_t want_l[1] = {(hsize_t)nl};
     if (nl && (r_exact(r, "/history/accuracy", H5T_FLOAT, 1, want_l, H5T_NATIVE_FLOAT, h->acc) ||
@@ -519,7 +566,7 @@ static int r_history_v4(const rfile *r, gs_history *h, int L)
         h->rec_verdict[i] = k;
     }
     free(v);
-    return r_audit(r, &h->audit) || r_repairs(r, h) ? GS_ERR_CKPT : 0;
+    return r_audit(r, &h->audit) || r_repairs(r, h) || r_histograms(r, h, L) ? GS_ERR_CKPT : 0;
 }
 
 static int r_history(const rfile *r, gs_history *h, int L)

@@ -15,6 +15,7 @@
  */
 #include "gradscope/ckpt.h"
 #include "gradscope/common.h"
+#include "gradscope/histogram.h"
 #include "gradscope/provenance.h"
 #include "ckpt_path.h"
 
@@ -69,7 +70,7 @@ static int w_dataset(const wfile *w, const char *name, hid_t ftype, hid_t mtype,
                      const hsize_t *dims, int growable, hid_t mspace, const void *buf,
                      const char *const *attrs)
 {
-    hsize_t maxdims[2], chunk[2];
+    hsize_t maxdims[3], chunk[3];
     hsize_t n = 1;
     for (int d = 0; d < rank; d++) {
         maxdims[d] = dims[d];
@@ -120,6 +121,35 @@ done:
     if (space >= 0)
         H5Sclose(space);
     return rc;
+}
+
+/* (format_version 5) the bins of a histogram dataset as its attributes:
+ * bin_edges (float64, GS_HIST_EDGES) and the layout in words. */
+static int w_hist_attrs(const wfile *w, const char *name)
+{
+    double edges[GS_HIST_EDGES];
+    for (int k = 0; k < GS_HIST_EDGES; k++)
+        edges[k] = histogram_edge(k);
+    const hsize_t n_edges[1] = {GS_HIST_EDGES};
+    hid_t ds = H5Dopen2(w->file, name, H5P_DEFAULT), sp = H5Screate_simple(1, n_edges, NULL);
+    hid_t st = H5Tcopy(H5T_C_S1), one = H5Screate(H5S_SCALAR), a = H5I_INVALID_HID, b = H5I_INVALID_HID;
+    int bad = ds < 0 || sp < 0 || st < 0 || one < 0 || H5Tset_size(st, strlen(GS_HIST_LAYOUT) + 1) < 0 ||
+              (a = H5Acreate2(ds, "bin_edges", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+              H5Awrite(a, H5T_NATIVE_DOUBLE, edges) < 0 ||
+              (b = H5Acreate2(ds, "bins", st, one, H5P_DEFAULT, H5P_DEFAULT)) < 0 || H5Awrite(b, st, GS_HIST_LAYOUT) < 0;
+    if (b >= 0)
+        H5Aclose(b);
+    if (a >= 0)
+        H5Aclose(a);
+    if (one >= 0)
+        H5Sclose(one);
+    if (st >= 0)
+        H5Tclose(st);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ds >= 0)
+        H5Dclose(ds);
+    return bad ? w_fail(w, name, "write the bin attributes of") : 0;
 }
 
 /* A dataset of fixed-length strings, each padded to the longest: s holds
@@ -373,7 +403,20 @@ static int w_history(const wfile *w, const gs_history *h, int n_layers)
     const hsize_t vd[2] = {(hsize_t)h->n_rec, (hsize_t)n_layers};
     int rc2 = w_string_table(w, "/history/verdicts", names, 2, vd, 1);
     free(names);
-    return rc2;
+    if (rc2 || !h->has_hist)
+        return rc2;
+
+    /* (format_version 5) each record's gradient and pre-activation
+     * histograms, where the run took them ([stats] histograms) */
+    static const char *const hist_names[2] = {"/history/stats/grad_hist", "/history/stats/preact_hist"};
+    const int64_t *hist[2] = {h->grad_hist, h->preact_hist};
+    const hsize_t hd[3] = {(hsize_t)h->n_rec, (hsize_t)n_layers, GS_HIST_BINS};
+    for (int k = 0; k < 2; k++)
+        if (w_dataset(w, hist_names[k], H5T_STD_I64LE, H5T_NATIVE_INT64, 3, hd, 1, H5S_ALL,
+                      hist[k] ? (const void *)hist[k] : &i0, NULL) ||
+            w_hist_attrs(w, hist_names[k]))
+            return GS_ERR_RUNTIME;
+    return 0;
 }
 
 /* (format_version 4) the input audit: per feature and over all values */

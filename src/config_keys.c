@@ -168,6 +168,9 @@ const cfg_key cfg_keys[] = {
         "chooses it), written at the evaluation that found it"),
 
     KEY("stats", "every_steps", T_INT64, stats_every, "10", GE(1), NULL, "steps between per-layer statistics"),
+    KEY("stats", "histograms", T_BOOL, histograms, "true", ANY, NULL,
+        "each statistics record also counts every layer's gradient and pre-activations by power of two, merged "
+        "over the ranks (docs/statistics.md)"),
     KEY("stats", "vanish_ratio", T_DOUBLE, vanish_ratio, "1e-3", GT(0), NULL,
         "vanishing when the first layer's gradient norm / the last layer's is below it"),
     KEY("stats", "explode_ratio", T_DOUBLE, explode_ratio, "1e3", GT(0), NULL, "exploding when that ratio is above it"),

@@ -14,7 +14,7 @@
 #define CFG_FILE_MAX (1 << 20)
 #define WRAP_COLUMN 100      /* cfg_write_ini keeps lines well under inih's 200 */
 #define INI_LINE_MAX 190     /* longest line the validator lets the writer produce */
-#define CFG_N_KEYS 84  /* entries of cfg_keys (checked where the table is defined) */
+#define CFG_N_KEYS 85  /* entries of cfg_keys (checked where the table is defined) */
 
 typedef enum {
     T_INT, T_INT64, T_UINT64, T_DOUBLE, T_BOOL, T_STRING, T_ENUM,

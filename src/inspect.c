@@ -12,6 +12,7 @@
 #include "gradscope/commands.h"
 #include "gradscope/common.h"
 #include "gradscope/config.h"
+#include "gradscope/histogram.h"
 #include "gradscope/model.h"
 #include "gradscope/stats.h"
 
@@ -182,6 +183,14 @@ static void print_text(const report *r)
                (long long)r->rec + 1, (long long)h->n_rec,
                r->recomputed ? "; verdicts recomputed from its statistics (symmetry not judged)" : "");
     }
+    if (in->format_version < 5)
+        printf("histograms  not recorded (format %d: gradient and pre-activation histograms are recorded from "
+               "format 5 on)\n", in->format_version);
+    else if (!h->has_hist)
+        printf("histograms  none recorded (the run had [stats] histograms = false)\n");
+    else
+        printf("histograms  gradient and pre-activation of every layer, %d bins by power of two, in every record "
+               "(/history/stats/grad_hist, preact_hist)\n", GS_HIST_BINS);
     printf("\n%-6s %-12s %-15s %-11s %-6s %10s %10s %10s %9s %7s  %s\n", "layer", "shape", "init", "activation",
            "norm", "grad_norm", "to_last", "upd_ratio", "saturated", "dead", "verdict");
     for (int l = 0; l < L; l++) {
@@ -289,6 +298,23 @@ static json_t *json_report(const report *r)
                                      : json_pack("{s:I, s:I, s:I, s:s}", "index", (json_int_t)r->rec, "step",
                                                  (json_int_t)h->rec_step[r->rec], "n_records", (json_int_t)h->n_rec,
                                                  "verdicts", r->recomputed ? "recomputed" : "stored"));
+    /* the shown record's histograms, (layers, bins) each; null where none were recorded */
+    json_t *hist = json_null();
+    if (h->has_hist && r->rec >= 0) {
+        json_t *grad = json_array(), *preact = json_array();
+        for (int l = 0; l < L; l++) {
+            json_t *g = json_array(), *p = json_array();
+            const size_t at = ((size_t)r->rec * (size_t)L + (size_t)l) * GS_HIST_BINS;
+            for (int b = 0; b < GS_HIST_BINS; b++) {
+                json_array_append_new(g, json_integer((json_int_t)h->grad_hist[at + b]));
+                json_array_append_new(p, json_integer((json_int_t)h->preact_hist[at + b]));
+            }
+            json_array_append_new(grad, g);
+            json_array_append_new(preact, p);
+        }
+        hist = json_pack("{s:i, s:o, s:o}", "bins", GS_HIST_BINS, "grad", grad, "preact", preact);
+    }
+    json_object_set_new(o, "histograms", hist);
     json_t *layers = json_array();
     for (int l = 0; l < L; l++) {
         char name[24], why[400] = "";

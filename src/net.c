@@ -9,6 +9,7 @@
 #include "gradscope/blas.h"
 #include "gradscope/common.h"
 #include "gradscope/exact.h"
+#include "gradscope/histogram.h"
 #include "gradscope/rng.h"
 #include "norm.h"
 
@@ -362,6 +363,8 @@ static void layer_forward(gs_net *net, int l, const float *in, int B, gs_pass *p
     }
     if (ly->norm != GS_NORM_NONE)
         norm_forward(net, ly, Y, B, pass);
+    if (acc && acc->histograms) /* (counts: the same in any order, whatever the rows' grouping) */
+        histogram_add(acc->preact_hist + (size_t)l * GS_HIST_BINS, Y, n);
     if (Y != A)
         memcpy(A, Y, n * sizeof(float));
     for (int r = 0; r < B; r += S)
@@ -529,7 +532,9 @@ int act_acc_create(gs_act_acc *acc, const gs_net *net)
     acc->unit_active = gs_calloc(net->n_units, sizeof(float), "activation statistics");
     acc->group_sums = net->max_groups ? gs_calloc((size_t)net->max_groups * net->n_layers * 2, sizeof(double),
                                                   "activation statistics") : NULL;
-    if (!acc->layer_sums || !acc->unit_active || (net->max_groups && !acc->group_sums)) {
+    acc->preact_hist = gs_calloc((size_t)net->n_layers * GS_HIST_BINS, sizeof(int64_t), "pre-activation histograms");
+    acc->histograms = 1;
+    if (!acc->layer_sums || !acc->unit_active || (net->max_groups && !acc->group_sums) || !acc->preact_hist) {
         act_acc_free(acc);
         return GS_ERR_RUNTIME;
     }
@@ -541,9 +546,11 @@ void act_acc_free(gs_act_acc *acc)
     free(acc->layer_sums);
     free(acc->unit_active);
     free(acc->group_sums);
+    free(acc->preact_hist);
     acc->layer_sums = NULL;
     acc->unit_active = NULL;
     acc->group_sums = NULL;
+    acc->preact_hist = NULL;
 }
 
 void act_acc_zero(gs_act_acc *acc, const gs_net *net)
@@ -552,4 +559,5 @@ void act_acc_zero(gs_act_acc *acc, const gs_net *net)
     memset(acc->unit_active, 0, net->n_units * sizeof(float));
     if (acc->group_sums)
         memset(acc->group_sums, 0, (size_t)net->max_groups * net->n_layers * 2 * sizeof(double));
+    memset(acc->preact_hist, 0, (size_t)net->n_layers * GS_HIST_BINS * sizeof(int64_t));
 }

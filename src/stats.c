@@ -8,6 +8,7 @@
  */
 #include "gradscope/stats.h"
 #include "gradscope/common.h"
+#include "gradscope/histogram.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -337,6 +338,8 @@ void hist_free(gs_history *h)
     free(h->acc);
     free(h->lr);
     free(h->rec_verdict);
+    free(h->grad_hist);
+    free(h->preact_hist);
     free(h->repairs);
     audit_free(&h->audit);
     free(h->eval_step);
@@ -411,7 +414,9 @@ static int reserve_rec(gs_history *h, int64_t n)
         return gs_error(GS_ERR_RUNTIME, "history: size overflow");
     if (grow((void **)&h->rec_step, sizeof *h->rec_step, cap, "stats history") ||
         grow((void **)&h->rec, per_rec, cap, "stats history") ||
-        grow((void **)&h->rec_verdict, (size_t)h->n_layers * sizeof(int), cap, "verdict history"))
+        grow((void **)&h->rec_verdict, (size_t)h->n_layers * sizeof(int), cap, "verdict history") ||
+        grow((void **)&h->grad_hist, (size_t)h->n_layers * GS_HIST_BINS * sizeof(int64_t), cap, "histogram history") ||
+        grow((void **)&h->preact_hist, (size_t)h->n_layers * GS_HIST_BINS * sizeof(int64_t), cap, "histogram history"))
         return GS_ERR_RUNTIME;
     h->cap_rec = cap;
     return 0;
@@ -465,10 +470,24 @@ int hist_push_stats(gs_history *h, int64_t step, const float *st, const int *ver
     int *v = h->rec_verdict + (size_t)h->n_rec * (size_t)L;
     for (int l = 0; l < L; l++)
         v[l] = verdict ? verdict[l] : -1;
+    const size_t n_bins = (size_t)L * GS_HIST_BINS;
+    memset(h->grad_hist + (size_t)h->n_rec * n_bins, 0, n_bins * sizeof(int64_t));
+    memset(h->preact_hist + (size_t)h->n_rec * n_bins, 0, n_bins * sizeof(int64_t));
     h->rec_step[h->n_rec++] = step;
     if (verdict)
         memcpy(h->verdict, verdict, (size_t)L * sizeof *verdict);
     return 0;
+}
+
+void hist_put_histograms(gs_history *h, const int64_t *grad, const int64_t *preact)
+{
+    const size_t n_bins = (size_t)h->n_layers * GS_HIST_BINS, at = (size_t)(h->n_rec - 1) * n_bins;
+    memcpy(h->grad_hist + at, grad, n_bins * sizeof(int64_t));
+    if (preact)
+        memcpy(h->preact_hist + at, preact, n_bins * sizeof(int64_t));
+    else
+        memset(h->preact_hist + at, 0, n_bins * sizeof(int64_t));
+    h->has_hist = 1;
 }
 
 int hist_push_repair(gs_history *h, const gs_repair *r)
@@ -523,6 +542,9 @@ int hist_copy(gs_history *dst, const gs_history *src, int64_t n_loss, int64_t n_
     copy_bytes(dst->rec_step, src->rec_step, (size_t)n_rec * sizeof(int64_t));
     copy_bytes(dst->rec, src->rec, (size_t)n_rec * GS_N_STATS * (size_t)L * sizeof(float));
     copy_bytes(dst->rec_verdict, src->rec_verdict, (size_t)n_rec * (size_t)L * sizeof(int));
+    copy_bytes(dst->grad_hist, src->grad_hist, (size_t)n_rec * (size_t)L * GS_HIST_BINS * sizeof(int64_t));
+    copy_bytes(dst->preact_hist, src->preact_hist, (size_t)n_rec * (size_t)L * GS_HIST_BINS * sizeof(int64_t));
+    dst->has_hist = src->has_hist;
     dst->n_loss = n_loss;
     dst->n_eval = n_eval;
     dst->n_rec = n_rec;

@@ -8,6 +8,7 @@
 #include "gradscope/audit.h"
 #include "gradscope/blas.h"
 #include "gradscope/common.h"
+#include "gradscope/histogram.h"
 #include "gradscope/loss.h"
 #include "gradscope/model.h"
 #include "gradscope/optim.h"
@@ -84,9 +85,12 @@ static int build(gs_trainer *t)
     t->w_sq = gs_calloc((size_t)L * 4, sizeof(double), "layer norms");
     t->st = gs_calloc((size_t)L * GS_N_STATS, sizeof(float), "layer statistics");
     t->verdict = gs_calloc((size_t)L * 2, sizeof(int), "verdicts");
-    rc = (t->X && t->Y && t->rows && t->red && t->w_sq && t->st && t->verdict) ? 0 : GS_ERR_RUNTIME;
+    t->hist_counts = gs_calloc((size_t)L * 2 * GS_HIST_BINS, sizeof(int64_t), "histograms");
+    rc = (t->X && t->Y && t->rows && t->red && t->w_sq && t->st && t->verdict && t->hist_counts) ? 0 : GS_ERR_RUNTIME;
     if (!rc)
         rc = act_acc_create(&t->acc, t->net);
+    if (!rc)
+        t->acc.histograms = cfg->histograms;
     if (!rc)
         rc = repro_create(t);
     if (!rc)
@@ -201,6 +205,7 @@ void trainer_free(gs_trainer *t)
     free(t->w_sq);
     free(t->st);
     free(t->verdict);
+    free(t->hist_counts);
     free(t);
 }
 
@@ -396,6 +401,49 @@ static int update(gs_trainer *t)
     return rc;
 }
 
+/* The part of the flat gradient whose histogram this rank takes: its own
+ * range where the optimizer is sharded (the range it reduced); where every
+ * rank holds the whole sum, an even share of it, so that the work is split
+ * and every parameter is still counted once. */
+static void hist_range(const gs_trainer *t, size_t *lo, size_t *hi)
+{
+    if (exchange_caps(t->x).sharded) {
+        exchange_range(t->x, lo, hi);
+        return;
+    }
+    const size_t n = t->net->n_params, P = (size_t)t->dist.size, r = (size_t)t->dist.rank;
+    *lo = n / P * r + (r < n % P ? r : n % P);
+    *hi = *lo + n / P + (r < n % P);
+}
+
+/* The record's histograms: each layer's reduced gradient (W, b, and gamma
+ * and beta where normalized) over this rank's part, and the pre-activations
+ * of this rank's rows (zeros where the forward measured none), summed over
+ * the ranks in one reduction of integers: exact, in any order. */
+static int record_histograms(gs_trainer *t)
+{
+    const gs_net *net = t->net;
+    const size_t n_bins = (size_t)net->n_layers * GS_HIST_BINS;
+    int64_t *grad = t->hist_counts, *preact = t->hist_counts + n_bins;
+    size_t lo, hi;
+    hist_range(t, &lo, &hi);
+    memset(grad, 0, n_bins * sizeof(int64_t));
+    for (int l = 0; l < net->n_layers; l++) {
+        const gs_layer *ly = &net->layer[l];
+        const size_t a = ly->w_off > lo ? ly->w_off : lo, b = ly->end < hi ? ly->end : hi;
+        if (a < b)
+            histogram_add(grad + (size_t)l * GS_HIST_BINS, net->grads + a, b - a);
+    }
+    if (t->plan.stats)
+        memcpy(preact, t->acc.preact_hist, n_bins * sizeof(int64_t));
+    else
+        memset(preact, 0, n_bins * sizeof(int64_t));
+    int rc = t->dist.size > 1 ? dist_allreduce_sum_int64(&t->dist, t->hist_counts, 2 * n_bins) : 0;
+    if (!rc)
+        hist_put_histograms(&t->hist, grad, t->plan.stats ? preact : NULL);
+    return rc;
+}
+
 /* The statistics, the diagnosis and the loss into the history. A record
  * forced by a non-finite step measured no activations in its forward. */
 static int record(gs_trainer *t)
@@ -408,6 +456,8 @@ static int record(gs_trainer *t)
         memcpy(t->prev_verdict, t->verdict, (size_t)net->n_layers * sizeof(int));
         stats_diagnose_at(net, &t->cfg, t->last.lr, t->st, t->verdict);
         rc = hist_push_stats(&t->hist, t->state.step, t->st, t->verdict);
+        if (!rc && t->cfg.histograms)
+            rc = record_histograms(t);
     }
     if (!rc && t->plan.update)
         rc = hist_push_step(&t->hist, (float)t->last.loss, (float)t->last.accuracy, (float)t->last.lr);

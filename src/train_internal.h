@@ -53,6 +53,8 @@ struct gs_trainer {
     double *w_sq, *b_sq;      /* (n_layers) each: every layer's gradient sums of squares, whole gradient */
     double *upd_sq, *wn_sq;   /* (n_layers) each: the update's and the weights' sums of squares */
     float *st;                /* (n_layers, GS_N_STATS): the last record */
+    int64_t *hist_counts;     /* (2, n_layers, GS_HIST_BINS): the record's gradient, then pre-activation,
+                               * histograms: this rank's counts, then (reduced) every rank's */
     int *verdict, *prev_verdict; /* (n_layers) */
     int votes;                /* this rank's, for the next step */
     int step_votes;           /* this rank's, for the step under way */

@@ -5,3 +5,5 @@ gs_unit_test(test_gradcheck test_gradcheck.c net)
 gs_unit_test(test_seed_claims test_seed_claims.c net)
 # The step's plan over its whole truth table.
 gs_unit_test(test_plan test_plan.c)
+# The exponent bins of the gradient and pre-activation histograms against arithmetic.
+gs_unit_test(test_histogram test_histogram.c stats)

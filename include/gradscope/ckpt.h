@@ -25,9 +25,10 @@
  * the gamma/beta gradient statistics; 4: what the doctor reads (every
  * step's accuracy and learning rate, every record's verdicts, the input
  * audit) and its repairs; the /data group (the input statistics of [data]
- * normalize, the class names) and the validation split's evaluations.
+ * normalize, the class names) and the validation split's evaluations;
+ * 5: each record's gradient and pre-activation histograms (histogram.h).
  * Every older version stays readable. */
-#define GS_CKPT_FORMAT_VERSION 4
+#define GS_CKPT_FORMAT_VERSION 5
 
 /* Where training stands: everything besides parameters, momentum and history
  * that an exact resume needs. Data order and every random draw are pure

@@ -118,6 +118,7 @@ typedef struct {
 
     /* [stats] */
     int64_t stats_every;               /* stats.every_steps */
+    int histograms;                    /* bool: gradient and pre-activation histograms in each record */
     double vanish_ratio;               /* first/last grad-norm ratio below it: vanishing */
     double explode_ratio;              /* ratio above it (or norm above explode_norm): exploding */
     double explode_norm;

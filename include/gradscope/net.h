@@ -138,12 +138,15 @@ static inline int net_n_groups(int B, int group_rows) { return group_rows > 0 ? 
 /* Activation statistics gathered during a forward pass (when requested):
  * per-batch SUMS, so that adding them over ranks gives the global batch's.
  * Measured on F = f(Y), the activation's output: after normalization,
- * before dropout and a residual sum. */
+ * before dropout and a residual sum; the histogram, on Y, its input. */
 typedef struct {
     double *layer_sums;  /* (n_layers, GS_ACT_NSUMS) */
     float *unit_active;  /* (n_units): number of samples where the unit's output is non-zero */
     double *group_sums;  /* reproducible mode: (groups, n_layers, 2) the SUM and SUMSQ of each group,
                           * combined in group order by the trainer; NULL otherwise */
+    int64_t *preact_hist; /* (n_layers, GS_HIST_BINS): the local rows' pre-activations Y (the
+                           * activation's input, after any norm) counted by power of two (histogram.h) */
+    int histograms;      /* 1 (act_acc_create's default): count them; 0: preact_hist stays zero */
 } gs_act_acc;
 
 enum { GS_ACT_SUM, GS_ACT_SUMSQ, GS_ACT_NSAT, GS_ACT_NVAL, GS_ACT_NSUMS };

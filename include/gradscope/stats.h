@@ -116,6 +116,9 @@ typedef struct {
     int64_t *rec_step;      /* (n_rec) */
     float *rec;             /* (n_rec, GS_N_STATS, n_layers): field-major per record */
     int *rec_verdict;       /* (n_rec, n_layers): each record's verdicts (-1: not recorded) */
+    int64_t *grad_hist;     /* (n_rec, n_layers, GS_HIST_BINS): each record's gradient histograms, and */
+    int64_t *preact_hist;   /* its pre-activation histograms (histogram.h); rows of zeros: not recorded */
+    int has_hist;           /* some record holds histograms: a checkpoint stores both arrays */
     int *verdict;           /* (n_layers): at the last record */
     gs_input_audit audit;
     int n_repairs, cap_repairs;
@@ -132,8 +135,13 @@ int hist_push_loss(gs_history *h, float loss);
 /* A step's loss, training accuracy and learning rate. */
 int hist_push_step(gs_history *h, float loss, float acc, float lr);
 int hist_push_eval(gs_history *h, int64_t step, float epoch, float loss, float acc, float vloss, float vacc);
-/* st is (n_layers, GS_N_STATS) as stats_compute writes it. */
+/* st is (n_layers, GS_N_STATS) as stats_compute writes it; the record's
+ * histograms start as zeros. */
 int hist_push_stats(gs_history *h, int64_t step, const float *st, const int *verdict);
+/* The histograms of the last record pushed: grad and preact are
+ * (n_layers, GS_HIST_BINS) each, preact NULL for zeros (no forward
+ * measured them). Sets has_hist. */
+void hist_put_histograms(gs_history *h, const int64_t *grad, const int64_t *preact);
 int hist_push_repair(gs_history *h, const gs_repair *r);
 /* The statistics of record r as (n_layers, GS_N_STATS) rows into st. */
 void hist_record_stats(const gs_history *h, int64_t r, float *st);
