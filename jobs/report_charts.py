@@ -52,6 +52,18 @@ def hist_bin_label(b):
     return "2^%d" % (HIST_EXP0 + b - 2)
 
 
+def hist_ticks(b0, b1, nb):
+    """Labelled bins between b0 and b1: the powers 2^-40, 2^-30, ... and the
+    special bins (zero, NaN/Inf, the two open ends), none within 3 bins of
+    one already taken (their labels would overlap)."""
+    want = [b for b in range(2, nb - 2) if (b - 2 + HIST_EXP0) % 10 == 0] + [0, nb - 1, nb - 2, 1]
+    ticks = []
+    for b in want:
+        if b0 <= b <= b1 and all(abs(b - t) > 3 for t in ticks):
+            ticks.append(b)
+    return sorted(ticks)
+
+
 def svg_of(fig, prefix):
     """The figure as an <svg> element to inline in HTML: the XML prologue
     dropped, every id prefixed (several SVGs share one document, and
@@ -282,13 +294,13 @@ def histogram_chart(run, key, what):
                        cmap="magma_r", norm=norm, interpolation="nearest",
                        extent=(ext[0], ext[1], b0 - 0.5, b1 + 0.5))
         ax.set_title(run.layer_label(l), fontsize=8)
-        ticks = [b for b in range(b0, b1 + 1) if b in (0, 1, nb - 2, nb - 1) or (b >= 2 and (b - 2 + HIST_EXP0) % 10 == 0)]
+        ticks = hist_ticks(b0, b1, nb)
         ax.set_yticks(ticks)
         ax.set_yticklabels([hist_bin_label(b) for b in ticks], fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
     for ax in axes[-1]:
         ax.set_xlabel("step", fontsize=8)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     fig.colorbar(im, ax=axes, label="fraction of the layer's %s" % what, pad=0.01, fraction=0.03)
     notes = []
     nonfin = counts[:, :, nb - 1].sum()
