@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import ListedColormap, LogNorm  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 # Text stays text in the SVG (no glyph paths, no font files): the browser
@@ -240,7 +240,9 @@ def grad_norm_chart(run):
             hi = lo * 10
         im = ax.imshow(show, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
                        norm=LogNorm(vmin=lo, vmax=hi), extent=record_extent(steps, run.n_layers))
-        fig.colorbar(im, ax=ax, label="\u2016dW\u2016 (log scale)", pad=0.01)
+        cb = fig.colorbar(im, ax=ax, label="\u2016dW\u2016 (log scale)", pad=0.01)
+        if hi / lo < 100:   # under two decades: label the minor ticks too, or the bar has one number
+            cb.ax.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     else:
         ax.set_xlim(record_extent(steps, run.n_layers)[:2])
         ax.set_ylim(-0.5, run.n_layers - 0.5)

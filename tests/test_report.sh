@@ -179,8 +179,12 @@ bad)
   "$GS" report "$WORK/notarun/readme.txt" > /dev/null 2> "$WORK/e.txt"
   one_line $? 4 "$WORK/e.txt" "readme.txt is not a readable HDF5 file" "a file that is not HDF5"
   [ ! -e "$WORK/x.html" ] && pass "no report left by a failure" || fail "a failed report left $WORK/x.html"
-  "$GS" report > /dev/null 2>&1; rc=$?
-  [ $rc -eq 2 ] && pass "no argument: exit 2" || fail "no argument: exit $rc"
+  "$GS" report > /dev/null 2> "$WORK/e.txt"; rc=$?
+  [ $rc -eq 2 ] && grep -q "^usage: gradscope report" "$WORK/e.txt" && pass "no argument: exit 2 with the usage" \
+    || fail "no argument: exit $rc: $(cat "$WORK/e.txt")"
+  h=$("$GS" report --help); rc=$?
+  [ $rc -eq 0 ] && echo "$h" | grep -q "^usage: gradscope report" && pass "--help: exit 0, the usage on stdout" \
+    || fail "report --help: exit $rc"
 
   write_config "$WORK/ok.ini" <<INI
 [model]

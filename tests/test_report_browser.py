@@ -3,7 +3,7 @@
 reader would see.
 
     test_report_browser.py REPORT.html --expect ID,ID,... [--charts ID,...]
-                           [--screenshot OUT.png] [--width PX]
+                           [--screenshot OUT.png] [--rects OUT.json] [--width PX]
 
 Through chromium-driver and Selenium: the page loads from file:// with no
 SEVERE entry in the browser console (a script error, a resource that fails
@@ -11,13 +11,15 @@ to load); a full-page screenshot is taken (Chrome DevTools'
 Page.captureScreenshot beyond the viewport); every element of --expect
 exists, has a non-zero size, and its region of the screenshot is not blank
 (standard deviation of the grey levels above MIN_STD: a chart or text, not
-an empty box); every element of --charts holds an <svg> of non-zero size.
+an empty box); every element of --charts holds an <svg> of at least 50 x
+50 px whose own region is not blank either.
 Exit 0 when all hold, 1 otherwise, 77 when chromium or chromedriver is
 missing (CTest's SKIP_RETURN_CODE).
 """
 import argparse
 import base64
 import io
+import json
 import os
 import shutil
 import sys
@@ -42,6 +44,7 @@ def main():
     ap.add_argument("--charts", default="", help="ids of elements that must hold an <svg>")
     ap.add_argument("--screenshot", help="write the full-page screenshot here")
     ap.add_argument("--width", type=int, default=1100)
+    ap.add_argument("--rects", help="write {id: [x, y, width, height]} of the --expect elements here (JSON)")
     a = ap.parse_args()
     for p in (CHROMIUM, CHROMEDRIVER):
         if not (os.path.isfile(p) and os.access(p, os.X_OK)):
@@ -90,12 +93,13 @@ def main():
                 "const r = arguments[0].getBoundingClientRect();"
                 "return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height];", el)
 
+        rects = {}
         for fid in [x for x in a.expect.split(",") if x]:
             els = driver.find_elements(By.ID, fid)
             if not els:
                 fails.append("#%s is not in the page" % fid)
                 continue
-            x, y, rw, rh = rect(els[0])
+            x, y, rw, rh = rects[fid] = rect(els[0])
             if rw < 1 or rh < 1:
                 fails.append("#%s has no size (%g x %g)" % (fid, rw, rh))
                 continue
@@ -104,14 +108,24 @@ def main():
             print("#%s: %d x %d at (%d, %d), grey std %.1f" % (fid, rw, rh, x, y, std))
             if std < MIN_STD:
                 fails.append("#%s is blank in the screenshot (grey std %.1f < %g)" % (fid, std, MIN_STD))
+        if a.rects:
+            with open(a.rects, "w") as f:
+                json.dump(rects, f)
         for fid in [x for x in a.charts.split(",") if x]:
             svgs = driver.find_elements(By.CSS_SELECTOR, "#%s svg" % fid)
             if not svgs:
                 fails.append("#%s holds no chart (<svg>)" % fid)
                 continue
-            _, _, rw, rh = rect(svgs[0])
+            x, y, rw, rh = rect(svgs[0])
             if rw < 50 or rh < 50:
                 fails.append("#%s's chart is %g x %g px" % (fid, rw, rh))
+                continue
+            # the chart itself, without the caption around it, must show something
+            region = grey[int(y):int(y + rh), int(x):int(x + rw)]
+            std = float(region.std()) if region.size else 0.0
+            print("#%s svg: %d x %d, grey std %.1f" % (fid, rw, rh, std))
+            if std < MIN_STD:
+                fails.append("#%s's chart is blank in the screenshot (grey std %.1f < %g)" % (fid, std, MIN_STD))
     finally:
         driver.quit()
     for f in fails:
