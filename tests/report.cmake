@@ -4,7 +4,7 @@
 # report_content checks the doctor's findings in it; report_bad_input the
 # clear errors and partial reports on bad input.
 gs_script_test(report_browser test_report.sh browser)
-set_tests_properties(report_browser PROPERTIES LABELS "script;browser" SKIP_RETURN_CODE 77 TIMEOUT 240)
+set_tests_properties(report_browser PROPERTIES LABELS "script;browser" SKIP_RETURN_CODE 77 TIMEOUT 300)
 gs_script_test(report_content test_report.sh content)
 gs_script_test(report_bad_input test_report.sh bad ${CMAKE_BINARY_DIR} ${CMAKE_COMMAND})
-set_tests_properties(report_bad_input PROPERTIES TIMEOUT 240)
+set_tests_properties(report_bad_input PROPERTIES TIMEOUT 420)

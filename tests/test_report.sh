@@ -52,7 +52,7 @@ sys.exit(1 if bad else 0)
 PYEOF
 }
 
-# figures FILE IDS: each id is a <figure> holding an inline <svg>
+# has_charts FILE IDS: each id is a <figure> holding an inline <svg>
 has_charts() {
   "$PY" - "$1" "$2" <<'PYEOF'
 import re, sys

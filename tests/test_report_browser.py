@@ -21,7 +21,6 @@ import base64
 import io
 import json
 import os
-import shutil
 import sys
 
 CHROMIUM = os.environ.get("GRADSCOPE_CHROMIUM", "/usr/bin/chromium")
@@ -55,7 +54,6 @@ def main():
         from selenium.webdriver.common.by import By
     except ImportError:
         skip("python3-selenium is missing")
-    import numpy as np
     from matplotlib import image as mpimg
 
     opts = webdriver.ChromeOptions()
