@@ -93,12 +93,18 @@ def pick(path, notes):
     return ck
 
 
+METRICS_SCHEMA = 1
+
+
 class Metrics:
     """RUN_DIR/metrics.jsonl, read as far as it is valid: one JSON object a
-    line with a `kind`; a `resume` record at step S drops the records read
-    before it with a step above S (a requeue or the doctor's rollback
-    replays those steps); a last line without its newline is being written
-    and is skipped. Only extras come from here (samples/s)."""
+    line with a `kind` and `schema` 1 (a record of another schema is
+    skipped: its fields may mean something else); a `resume` record at step
+    S drops the records read before it with a step above S (a requeue or
+    the doctor's rollback replays those steps); a last line without its
+    newline is being written and is skipped. The rules of the stream's own
+    reader (jobs/gradscope_metrics.py, docs/metrics.md, on branch watch).
+    Only extras come from here (samples/s)."""
 
     def __init__(self, path, notes):
         self.path = path
@@ -116,7 +122,7 @@ class Metrics:
         if lines and lines[-1].strip():
             notes.append("the last line of %s is half-written (the run is still writing it): skipped"
                          % os.path.basename(path))
-        n_bad = 0
+        n_bad = n_schema = 0
         for line in lines[:-1]:
             if not line.strip():
                 continue
@@ -128,6 +134,9 @@ class Metrics:
             if not isinstance(r, dict) or "kind" not in r:
                 n_bad += 1
                 continue
+            if r.get("schema") != METRICS_SCHEMA:
+                n_schema += 1
+                continue
             if r["kind"] == "resume" and isinstance(r.get("step"), int):
                 s = r["step"]
                 self.records = [x for x in self.records if not (isinstance(x.get("step"), (int, float))
@@ -136,6 +145,9 @@ class Metrics:
         if n_bad:
             notes.append("%d line%s of %s are not JSON records with a kind: skipped"
                          % (n_bad, "" if n_bad == 1 else "s", os.path.basename(path)))
+        if n_schema:
+            notes.append("%d record%s of %s of a schema other than %d: skipped"
+                         % (n_schema, "" if n_schema == 1 else "s", os.path.basename(path), METRICS_SCHEMA))
         for r in self.records:
             v = next((r[k] for k in r if k.startswith("samples_per") or k == "samples_s"), None)
             if isinstance(r.get("step"), (int, float)) and isinstance(v, (int, float)) and np.isfinite(v):
