@@ -3,7 +3,8 @@
 #   browser  a 4-layer tanh net trained on the spiral on 2 ranks, stats every
 #            5 steps -> gradscope report -> the file exists, is
 #            self-contained (nothing from the network: no http(s) src/href,
-#            no <script src>, no stylesheet link, no CSS url()), holds every
+#            no <script src>, no stylesheet link, no CSS url(), no address
+#            but the SVG namespaces' names), holds every
 #            chart as inline SVG and the header's numbers from the
 #            checkpoint; then headless Chromium (test_report_browser.py)
 #            loads it with no console error and every figure is drawn (not
@@ -46,6 +47,11 @@ for pat, what in ((r'''\b(?:src|href|xlink:href)\s*=\s*["']?\s*(?:https?:)?//'''
     m = re.search(pat, page, re.I)
     if m:
         bad.append("%s: ...%s..." % (what, page[max(m.start() - 40, 0):m.end() + 40]))
+# and no address at all, but the SVG namespace names (never fetched)
+for m in re.finditer(r"https?://[^\s\"'<>)]*", page):
+    if not re.search(r'xmlns(?::\w+)?="$', page[max(m.start() - 20, 0):m.start()]):
+        bad.append("an address: ...%s..." % page[max(m.start() - 40, 0):m.end() + 20])
+        break
 for b in bad:
     print(b)
 sys.exit(1 if bad else 0)
