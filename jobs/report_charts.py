@@ -66,13 +66,14 @@ def hist_ticks(b0, b1, nb):
 
 def svg_of(fig, prefix):
     """The figure as an <svg> element to inline in HTML: the XML prologue
-    dropped, every id prefixed (several SVGs share one document, and
+    and metadata dropped, every id prefixed (several SVGs share one document, and
     matplotlib numbers its ids from 1 in each), width scaled by CSS."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
     s = buf.getvalue()
     s = s[s.index("<svg"):]
+    s = re.sub(r"<metadata>.*?</metadata>\s*", "", s, flags=re.S)   # RDF about matplotlib: not for the reader
     s = re.sub(r'\bid="', 'id="%s-' % prefix, s)
     s = re.sub(r'url\(#', 'url(#%s-' % prefix, s)
     s = re.sub(r'xlink:href="#', 'xlink:href="#%s-' % prefix, s)
