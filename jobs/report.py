@@ -175,7 +175,7 @@ class Run:
         with h5py.File(ck.path, "r") as f:
             self._read_extras(f, notes)
         if not self.hist:
-            notes.append("no histograms in this checkpoint (format %d)" % ck.format_version)
+            notes.append(self.no_hist_note())
         steps = np.asarray(h["stats_step"])
         verdicts = self.verdicts
         if verdicts is not None and verdicts.shape == (self.n_records, self.n_layers):
@@ -241,6 +241,12 @@ class Run:
                 self.hist[key] = np.asarray(v)
         if self.hist_edges is None:
             self.hist_edges = getattr(ck, "hist_edges", None)
+
+    def no_hist_note(self):
+        """Why there are no histograms: the format predates them, or the run took none."""
+        if self.ck.format_version >= 5 and self.ck.config.get("stats.histograms", "true") == "false":
+            return "no histograms in this checkpoint: the run took none ([stats] histograms = false)"
+        return "no histograms in this checkpoint (format %d)" % self.ck.format_version
 
     def stat(self, field):
         """The statistic `field` as [records, layers] (zeros where the file lacks it)."""

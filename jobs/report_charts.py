@@ -266,7 +266,7 @@ def histogram_chart(run, key, what):
     colour the fraction of the layer's entries in that bin (log scale)."""
     counts = run.hist.get(key)
     if counts is None:
-        return None, ["no histograms in this checkpoint (format %d)" % run.ck.format_version]
+        return None, [run.no_hist_note()]
     counts = np.asarray(counts, dtype=np.float64)                 # [records, layers, bins]
     steps = run.ck.history["stats_step"]
     if counts.shape[0] == 0 or steps.size == 0:

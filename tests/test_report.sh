@@ -280,6 +280,14 @@ assert [r['kind'] for r in m.records] == ['start', 'progress', 'resume', 'progre
     out=$(has_charts "$WORK/v$v.html" fig-loss,fig-grad-norm,fig-verdicts) && pass "format $v: $out" || fail "format $v: $out"
   done
 
+  # format 5, but the run took no histograms: said so, not blamed on the format
+  if "$GS" config "$WORK/ok.ini" --set stats.histograms=false > /dev/null 2>&1; then
+    train 1 "$WORK/ok.ini" --set stats.histograms=false --set "checkpoint.dir=$WORK/nohist"
+    "$GS" report "$WORK/nohist" > /dev/null 2> "$WORK/e.txt"; rc=$?
+    [ $rc -eq 0 ] && grep -q "the run took none (\[stats\] histograms = false)" "$WORK/nohist/report.html" \
+      && pass "histograms off: said so (default output RUN_DIR/report.html)" || fail "histograms off: exit $rc: $(cat "$WORK/e.txt")"
+  fi
+
   # a run that went non-finite: the incident record is shown, what is finite drawn
   layers="16$(printf ', 64%.0s' $(seq 19)), 4"
   write_config "$WORK/nf.ini" <<INI
