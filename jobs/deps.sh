@@ -14,6 +14,7 @@ PACKAGES=(
   python3 python3-h5py python3-numpy python3-matplotlib  # plotting and sweep summaries
   python3-torch                         # PyTorch: the oracle of the remedies' layers and optimizers (tests)
   python3-onnx                          # checks the ONNX file export_torch.py --onnx writes (tests)
+  chromium chromium-driver python3-selenium  # the HTML report's test in a real, headless browser
   slurm-wlm munge                       # the Slurm job tests run a real controller
   iproute2 util-linux procps            # two-host test, virtual Slurm cluster (ip netns, nsenter, unshare), pgrep
   valgrind clang libclang-rt-14-dev     # leak checks, fuzzing
