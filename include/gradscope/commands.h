@@ -11,5 +11,6 @@ int cmd_convert(int argc, char **argv);  /* gradscope convert idx|csv|npy|npz FI
 int cmd_eval(int argc, char **argv);     /* gradscope eval CKPT|RUN_DIR DATA.h5 [--json] */
 int cmd_predict(int argc, char **argv);  /* gradscope predict CKPT|RUN_DIR DATA.h5 -o OUT.h5|OUT.csv */
 int cmd_doctor(int argc, char **argv);   /* gradscope doctor CKPT|RUN_DIR [--json] */
+int cmd_watch(int argc, char **argv);    /* gradscope watch RUN_DIR [--once] [--stale S] [--interval S] */
 
 #endif
