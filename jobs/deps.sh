@@ -9,7 +9,8 @@ PACKAGES=(
   libhdf5-dev hdf5-tools                # checkpoints and input data (h5dump for humans)
   libinih-dev zlib1g-dev                # config files, gzip'd IDX files
   libcsv-dev libzip-dev                 # gradscope convert csv, convert npz
-  libjansson-dev                        # JSON output (inspect, eval and doctor --json)
+  libjansson-dev                        # every JSON gradscope reads or writes (--json outputs, the metrics stream)
+  libncurses-dev tmux                   # gradscope watch's terminal view; tmux drives it in the tests
   dataset-fashion-mnist                 # the main job's data
   python3 python3-h5py python3-numpy python3-matplotlib  # plotting and sweep summaries
   python3-torch                         # PyTorch: the oracle of the remedies' layers and optimizers (tests)

@@ -2,7 +2,8 @@
 # Fuzz every reader of untrusted input with libFuzzer + ASan + UBSan:
 #   fuzz_config (INI text), fuzz_data (HDF5 data file), fuzz_ckpt (checkpoint),
 #   fuzz_idx (IDX images + labels), fuzz_csv (a CSV file and its options),
-#   fuzz_npy (X.npy + Y.npy, or an .npz).
+#   fuzz_npy (X.npy + Y.npy, or an .npz), fuzz_metrics (a metrics stream, as
+#   gradscope watch reads it).
 # Configures a clang build in build-fuzz/ (or $BUILD_DIR) with GRADSCOPE_FUZZ=ON,
 # seeds build-fuzz/corpus/<target>/ from tests/fuzz/corpus/<target>/ and the
 # files fuzz_seeds writes, runs each target for FUZZ_SECONDS (default 60) and
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZ_TARGETS=${FUZZ_TARGETS:-config data ckpt idx csv npy}
+FUZZ_TARGETS=${FUZZ_TARGETS:-config data ckpt idx csv npy metrics}
 CC=${CC:-clang}
 "$CC" --version | grep -q clang || { echo "jobs/fuzz.sh needs clang (CC=$CC)"; exit 2; }
 

@@ -11,6 +11,7 @@
 #include "gradscope/blas.h"
 #include "gradscope/commands.h"
 #include "gradscope/common.h"
+#include "gradscope/metrics.h"
 #include "gradscope/train.h"
 #include "gradscope/watchdog.h"
 
@@ -55,6 +56,8 @@ typedef struct {
     int64_t best_step;
     int since_best;
     int started;                      /* past start-up and resume: the run's own checkpoints are what it has */
+    int dir_made;                     /* rank 0: the run directory was made (or found) by this run */
+    gs_metrics *metrics;              /* rank 0: RUN_DIR/metrics.jsonl (NULL: none) */
 } run_ctx;
 
 /* run()'s answer when repair mode must repair before going on */
@@ -153,22 +156,24 @@ static int write_checkpoint(run_ctx *r, const char *tag, char *path, size_t path
         /* The run directory vanished since our last checkpoint (deleted, or
          * its file system unmounted): stop rather than recreate it, which
          * could write where nobody looks, or under an empty mount point. */
-        static int dir_made;
         struct stat sb;
-        if (dir_made && stat(r->cfg->dir, &sb) != 0)
+        if (r->dir_made && stat(r->cfg->dir, &sb) != 0)
             status = gs_error(GS_ERR_RUNTIME, "run directory %s has disappeared since the last checkpoint (%s); "
                               "not recreating it", r->cfg->dir, strerror(errno));
-        else if (!dir_made)
+        else if (!r->dir_made)
             status = ckpt_make_dir(r->cfg->dir);
-        dir_made |= status == 0;
+        r->dir_made |= status == 0;
         /* (ckpt_write never creates the directory: deleted after the check
          * above, it fails rather than writing into a new one) */
     }
     int rc = trainer_checkpoint(r->t, tag, status, path, path_size);
     if (rc)
         failed(r->d, rc, "checkpoint", 0);
-    else if (!tag && r->d->rank == 0)
-        snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+    else if (r->d->rank == 0) {
+        metrics_checkpoint(r->metrics, r->t, path, tag);
+        if (!tag)
+            snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+    }
     /* refused for a NaN or Inf in the parameters or momentum (an update can
      * overflow where the gradient's norm did not): no resume point can hold
      * this state, and a requeued run would only reach it again. It ends as
@@ -300,16 +305,20 @@ static int resume(run_ctx *r, const char *path)
     }
     if ((rc = trainer_resume_at(r->t, &st))) /* the same on every rank */
         return failed(r->d, rc, "resume", 1);
+    R0(r) metrics_resume(r->metrics, r->t, "checkpoint", path);
     return 0;
 }
 
-/* A statistics record: the doctor's lines; NEED_REPAIR when repair mode
- * must repair now. */
+/* A statistics record: the doctor's lines and the stream's records;
+ * NEED_REPAIR when repair mode must repair now. */
 static int after_record(run_ctx *r)
 {
     int repair, rc = run_doctor_record(&r->doc, r->t, r->cfg, r->d, &repair);
     if (rc)
         return failed(r->d, rc, "doctor", 0);
+    const gs_doctor *doc = &r->doc.doc;
+    R0(r) metrics_record(r->metrics, r->t, doc,
+                         doc->new_problem >= 0 && r->cfg->doctor_mode != GS_DOCTOR_OFF ? &r->doc.advice : NULL);
     return repair ? NEED_REPAIR : 0;
 }
 
@@ -341,6 +350,7 @@ static int evaluate(run_ctx *r)
         }
         printf("\n");
         fflush(stdout);
+        metrics_eval(r->metrics, r->t, epoch_of(st), &e);
     }
     const double watched = isnan(e.val_loss) ? e.loss : e.val_loss; /* the same on every rank */
     if (!(watched < r->best_loss)) {
@@ -422,14 +432,15 @@ static void log_progress(run_ctx *r, progress *p, int64_t epoch)
     const double now = gs_now();
     R0(r) {
         const int L = trainer_net(r->t)->n_layers;
-        printf("epoch %lld step %lld/%lld loss %.4f", (long long)epoch + 1, (long long)step, (long long)total,
-               p->loss / p->n);
-        if (r->cfg->output == GS_OUT_SOFTMAX)
-            printf(" acc %.4f", p->acc / p->n);
+        const double loss = p->loss / p->n, acc = r->cfg->output == GS_OUT_SOFTMAX ? p->acc / p->n : NAN,
+                     rate = (double)p->rows / (now - p->t_log);
+        printf("epoch %lld step %lld/%lld loss %.4f", (long long)epoch + 1, (long long)step, (long long)total, loss);
+        if (!isnan(acc))
+            printf(" acc %.4f", acc);
         printf(" |g| %.3e g[first] %.3e g[last] %.3e lr %.4g %.0f samples/s\n", s->grad_norm,
-               sqrt(trainer_layer_grad_sq(r->t, 0)), sqrt(trainer_layer_grad_sq(r->t, L - 1)), s->lr,
-               (double)p->rows / (now - p->t_log));
+               sqrt(trainer_layer_grad_sq(r->t, 0)), sqrt(trainer_layer_grad_sq(r->t, L - 1)), s->lr, rate);
         fflush(stdout);
+        metrics_progress(r->metrics, r->t, epoch + 1, loss, acc, rate);
     }
     *p = (progress){ .t_log = now };
 }
@@ -441,9 +452,8 @@ static int audit(run_ctx *r)
     int rc = trainer_step(r->t, 0);
     if (rc && rc != GS_ERR_NONFINITE)
         return failed(r->d, rc, "error", 0);
-    int repair; /* (ignored: no repair without training) */
-    if ((rc = run_doctor_record(&r->doc, r->t, r->cfg, r->d, &repair)))
-        return failed(r->d, rc, "doctor", 0);
+    if ((rc = after_record(r)) && rc != NEED_REPAIR) /* (no repair without training) */
+        return rc;
     if ((rc = write_checkpoint(r, NULL, path, sizeof path)))
         return rc;
     R0(r) printf("init audit written to %s\n", path[0] ? path : "(no checkpoint dir)");
@@ -453,7 +463,7 @@ static int audit(run_ctx *r)
 static int finish(run_ctx *r, int evaluate_now);
 
 /* Train to the end (or a stop, an error, a repair). resume_path: the
- * checkpoint to continue from, or NULL. */
+ * checkpoint to continue from, "" where --resume found none, or NULL. */
 static int run(run_ctx *r, const char *resume_path, int banner)
 {
     const gs_config *cfg = r->cfg;
@@ -464,6 +474,8 @@ static int run(run_ctx *r, const char *resume_path, int banner)
         watchdog_phase("resume: reading the checkpoint", 0);
         if ((rc = resume(r, resume_path)))
             return rc;
+    } else if (resume_path) {
+        R0(r) metrics_resume(r->metrics, t, "none", NULL);
     }
     if ((rc = run_doctor_start(&r->doc, t, cfg, r->d)))
         return failed(r->d, rc, "doctor", 0);
@@ -486,11 +498,13 @@ static int run(run_ctx *r, const char *resume_path, int banner)
             return failed(r->d, rc, "error", 0);
         const gs_step_result *s = trainer_last(t);
         if (rc == GS_ERR_NONFINITE) {
-            R0(r) fprintf(stderr, "gradscope: %s\n", gs_last_error());
+            char why[512]; /* (the incident record's writing may replace the message) */
+            snprintf(why, sizeof why, "%s", gs_last_error());
+            R0(r) fprintf(stderr, "gradscope: %s\n", why);
             if ((rc = after_record(r))) /* (a non-finite step is always recorded) */
                 return rc;
             write_incident(r, path, sizeof path);
-            return GS_ERR_NONFINITE;
+            return gs_error(GS_ERR_NONFINITE, "%s", why); /* the error that ends the run */
         }
         if (s->nonfinite)
             R0(r) printf("step %lld: non-finite gradient, update skipped ([train] on_nonfinite = skip)\n", (long long)step);
@@ -562,6 +576,25 @@ static int finish(run_ctx *r, int evaluate_now)
         printf("\n");
     }
     return 0;
+}
+
+/* Rank 0: the metrics stream in the run directory (made now, as the first
+ * checkpoint would), started anew by a new run and appended to by a
+ * resumed one; its start record. A stream that cannot be opened is a
+ * warning: the run trains without it. */
+static void open_metrics(run_ctx *r, const char *config_path, int fresh)
+{
+    if (!r->cfg->dir[0])
+        return;
+    if (!r->dir_made && ckpt_make_dir(r->cfg->dir) == 0)
+        r->dir_made = 1;
+    if (!r->dir_made || !(r->metrics = metrics_open(r->cfg->dir, fresh))) {
+        fprintf(stderr, "gradscope: warning: %s; training goes on without a metrics stream\n", gs_last_error());
+        fflush(stderr);
+        gs_clear_error();
+        return;
+    }
+    metrics_start(r->metrics, r->t, r->cfg, r->d, config_path);
 }
 
 /* A new run's directory: one holding checkpoints of an earlier run is
@@ -703,14 +736,21 @@ int cmd_train(int argc, char **argv)
                rc == GS_ERR_USAGE);
     else if (!rc && overwrite && (rc = clear_run_dir(&cfg, &d)))
         ;
-    else if (!rc)
-        rc = run(&r, path, 1);
+    else if (!rc) {
+        if (d.rank == 0)
+            open_metrics(&r, config, !resume_spec);
+        rc = run(&r, resume_spec ? path : NULL, 1);
+    }
     /* repair mode: repair, go on, until the run ends or no repair is left */
     while (rc == NEED_REPAIR) {
         watchdog_phase("doctor: repairing", trainer_state(r.t)->step);
         rc = run_doctor_repair(&r.doc, &r.t, &cfg, &d);
         if (rc == 0) {
             char ck[GS_PATH_MAX];
+            if (d.rank == 0) {
+                metrics_resume(r.metrics, r.t, "repair", NULL);
+                metrics_repair(r.metrics, r.t, cfg.max_repairs);
+            }
             if (!(rc = write_checkpoint(&r, NULL, ck, sizeof ck)))
                 rc = run(&r, NULL, 0);
         } else if (rc == GS_ERR_DOCTOR) {
@@ -725,6 +765,8 @@ int cmd_train(int argc, char **argv)
     }
     if (rc && rc != GS_STOPPED)
         say_what_remains(&r);
+    metrics_end(r.metrics, r.t, rc);
+    metrics_close(r.metrics);
     watchdog_phase("shutdown", r.t ? trainer_state(r.t)->step : 0);
     run_doctor_free(&r.doc);
     trainer_free(r.t);

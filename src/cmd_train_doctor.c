@@ -128,11 +128,11 @@ static int trial(const run_doctor *rd, const gs_config *cfg, const gs_remedy *r,
 /* No repair left: the report, on rank 0. */
 static void exhausted(run_doctor *rd, const gs_config *cfg, const gs_history *h, int symptom)
 {
-    fprintf(stderr, "gradscope: doctor: %s at step %lld and %s; exit %d\n",
-            doctor_symptom_name(rd->doc.primary), (long long)rd->doc.last_step,
-            symptom < 0 ? "no remedy left that the run has not tried or does not already use"
-                        : "no repair left ([doctor] max_repairs reached)",
-            GS_ERR_DOCTOR);
+    gs_error(GS_ERR_DOCTOR, "doctor: %s at step %lld and %s", doctor_symptom_name(rd->doc.primary),
+             (long long)rd->doc.last_step,
+             symptom < 0 ? "no remedy left that the run has not tried or does not already use"
+                         : "no repair left ([doctor] max_repairs reached)");
+    fprintf(stderr, "gradscope: %s; exit %d\n", gs_last_error(), GS_ERR_DOCTOR);
     doctor_advise(&rd->doc, cfg, h, -1, &rd->advice);
     printf("doctor's report:\n");
     doctor_print_report(stdout, &rd->doc, &rd->advice, h);

@@ -24,6 +24,7 @@ static void usage(FILE *f)
                "  gradscope inspect CHECKPOINT|RUN_DIR [--json] [--step N]\n"
                "  gradscope doctor CHECKPOINT|RUN_DIR [--json]\n"
                "  gradscope report CHECKPOINT|RUN_DIR [-o REPORT.html]\n"
+               "  gradscope watch RUN_DIR [--once] [--stale SECONDS] [--interval SECONDS]\n"
                "  gradscope convert idx IMAGES LABELS OUT.h5\n"
                "  gradscope convert csv IN.csv OUT.h5 [--label COLUMN] [--no-header] [--delimiter C]\n"
                "  gradscope convert npy X.npy Y.npy OUT.h5\n"
@@ -131,6 +132,8 @@ int main(int argc, char **argv)
         return cmd_doctor(argc - 2, argv + 2);
     if (!strcmp(cmd, "report"))
         return cmd_report(argc - 2, argv + 2);
+    if (!strcmp(cmd, "watch"))
+        return cmd_watch(argc - 2, argv + 2);
     if (!strcmp(cmd, "config"))
         return cmd_config(argc - 2, argv + 2);
     if (!strcmp(cmd, "blas"))

@@ -16,7 +16,7 @@ target_compile_options(gradscope_lib PRIVATE -fsanitize=fuzzer-no-link ${GS_FUZZ
 # everything that links the library (the command, the unit tests) needs the runtimes
 target_link_options(gradscope_lib INTERFACE -fsanitize=address,undefined)
 
-foreach(t config data ckpt idx csv npy)
+foreach(t config data ckpt idx csv npy metrics)
   add_executable(fuzz_${t} fuzz/fuzz_${t}.c)
   target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer ${GS_FUZZ_SAN})
   target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)

@@ -10,11 +10,11 @@ add_test(NAME fuzz_seeds COMMAND fuzz_seeds ${CMAKE_CURRENT_BINARY_DIR}/fuzz_cor
 set_tests_properties(fuzz_seeds PROPERTIES TIMEOUT 60 LABELS "unit;fuzz" FIXTURES_SETUP fuzz_seeds)
 
 if(NOT GRADSCOPE_FUZZ) # the libFuzzer build defines these names itself
-  foreach(t config data ckpt idx csv npy)
+  foreach(t config data ckpt idx csv npy metrics)
     add_executable(fuzz_replay_${t} fuzz/fuzz_${t}.c fuzz/replay_main.c)
     target_link_libraries(fuzz_replay_${t} PRIVATE gradscope_lib)
     set(inputs)
-    if(NOT t STREQUAL "config" AND NOT t STREQUAL "csv") # text seeds only, all committed
+    if(NOT t STREQUAL "config" AND NOT t STREQUAL "csv" AND NOT t STREQUAL "metrics") # text seeds only, all committed
       list(APPEND inputs ${CMAKE_CURRENT_BINARY_DIR}/fuzz_corpus/${t})
     endif()
     foreach(d corpus/${t} regress/${t})

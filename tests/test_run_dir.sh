@@ -63,8 +63,9 @@ fi
   || fail "--overwrite with bad data: exit $rc, runs/a: $(ls runs/a | tr '\n' ' ')"
 # --overwrite of a shorter run: no checkpoint of the first run stays
 gs_mpi 2 train a.ini --overwrite --set train.epochs=1 > over.log 2>&1 || fail "--overwrite: $(tail -3 over.log)"
-grep -q "overwrite: removed 4 files of an earlier run from runs/a" over.log && [ "$(ls runs/a | tr '\n' ' ')" = "ckpt_00000006.h5 latest " ] \
-  && pass "--overwrite removed the earlier run's files and started afresh" || fail "--overwrite: $(ls runs/a | tr '\n' ' '); $(head -1 over.log)"
+grep -q "overwrite: removed 4 files of an earlier run from runs/a" over.log && [ "$(ls runs/a | tr '\n' ' ')" = "ckpt_00000006.h5 latest metrics.jsonl " ] \
+  && [ "$(grep -c '"kind":"start"' runs/a/metrics.jsonl)" -eq 1 ] \
+  && pass "--overwrite removed the earlier run's files and started afresh (its metrics stream too)" || fail "--overwrite: $(ls runs/a | tr '\n' ' '); $(head -1 over.log)"
 timed 2 "--overwrite with --resume" -- "$GS" train a.ini --overwrite --resume auto \
   && { echo "$out" | grep -q "give one of them" && pass "--overwrite and --resume together: usage error" \
          || fail "--overwrite with --resume: $out"; }

@@ -12,5 +12,6 @@ int cmd_eval(int argc, char **argv);     /* gradscope eval CKPT|RUN_DIR DATA.h5 
 int cmd_predict(int argc, char **argv);  /* gradscope predict CKPT|RUN_DIR DATA.h5 -o OUT.h5|OUT.csv */
 int cmd_doctor(int argc, char **argv);   /* gradscope doctor CKPT|RUN_DIR [--json] */
 int cmd_report(int argc, char **argv);   /* gradscope report CKPT|RUN_DIR [-o REPORT.html]: runs jobs/report.py */
+int cmd_watch(int argc, char **argv);    /* gradscope watch RUN_DIR [--once] [--stale S] [--interval S] */
 
 #endif
