@@ -57,6 +57,17 @@ def open_checkpoint(path):
         raise gc.CheckpointError("%s cannot be read: %s" % (path, e))
 
 
+def first_readable(paths, notes):
+    """The first of paths that opens as a checkpoint (None if none does),
+    with a note for each one skipped."""
+    for p in paths:
+        try:
+            return open_checkpoint(p)
+        except gc.CheckpointError as e:
+            notes.append("skipped %s" % e)
+    return None
+
+
 def pick(path, notes):
     """The checkpoint the report shows: a file as given; for a run directory
     the checkpoint `latest` names, else the newest readable ckpt_*.h5, or
@@ -71,19 +82,7 @@ def pick(path, notes):
     if not order and not incidents:
         raise gc.CheckpointError("%s is not a gradscope run directory: no checkpoint (ckpt_*.h5) or incident "
                                  "record (nonfinite_*.h5) in it" % path)
-    ck = inc = None
-    for p in order:
-        try:
-            ck = open_checkpoint(p)
-            break
-        except gc.CheckpointError as e:
-            notes.append("skipped %s" % e)
-    for p in incidents:
-        try:
-            inc = open_checkpoint(p)
-            break
-        except gc.CheckpointError as e:
-            notes.append("skipped %s" % e)
+    ck, inc = first_readable(order, notes), first_readable(incidents, notes)
     if ck is None and inc is None:
         raise gc.CheckpointError("%s: no readable checkpoint or incident record (%s)" % (path, "; ".join(notes)))
     if inc is not None and (ck is None or inc.step >= ck.step):

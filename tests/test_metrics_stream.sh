@@ -162,14 +162,19 @@ dir = runs/sig
 INI
 gs_mpi 1 train sig.ini > sig.log 2>&1 || fail "the repaired run: $(tail -3 sig.log)"
 grep -q "doctor: repair 1 of 3" sig.log || fail "no repair in the run"
+# (the repaired run may need further repairs: each is its own resume + repair pair)
 kinds=$("$PY" -c "
 import gradscope_metrics as gm
 s = gm.read('runs/sig')
-r = s.last('repair')
-print(' '.join(x['kind'] + '@' + str(x['step']) for x in s.records if x['kind'] in ('resume', 'repair')),
-      r['symptom'], r['resumed_at'], len(s.of('problem')), s.dropped > 0, 'repair 1 of 3' in r['text'])")
-[ "$kinds" = "resume@0 repair@0 vanishing 0 0 True True" ] \
-  && pass "repair: a resume at step 0, then the repair (the problem before it dropped with the rest)" \
+rr = [x for x in s.records if x['kind'] in ('resume', 'repair')]
+reps = s.of('repair')
+pairs = all(a['kind'] == 'resume' and b['kind'] == 'repair' and a['step'] == b['resumed_at']
+            for a, b in zip(rr[0::2], rr[1::2])) and len(rr) == 2 * len(reps)
+print(' '.join(x['kind'] + '@' + str(x['step']) for x in rr[:2]), reps[0]['symptom'], reps[0]['resumed_at'],
+      pairs, len(s.of('problem')), s.dropped > 0,
+      all('repair %d of 3' % (i + 1) in r['text'] for i, r in enumerate(reps)))")
+[ "$kinds" = "resume@0 repair@0 vanishing 0 True 0 True True" ] \
+  && pass "repair: a resume at step 0, then the repair (the problem before it dropped with the rest); later repairs in pairs too" \
   || fail "repair records: $kinds"
 grep -q '"kind":"problem".*"symptom":"vanishing".*"remedies":\[{"set":\["' runs/sig/metrics.jsonl \
   && pass "the problem record, with its remedies, is in the file" || fail "no problem record"

@@ -64,10 +64,13 @@ ranks_on() {
 
 # 400 steps, a checkpoint every 50 (and none per epoch). The node fails as soon as the first
 # checkpoint exists (the test polls the file, nothing slower), so most of
-# the run is still ahead however fast the machine trains.
+# the run is still ahead however fast the machine trains; the layers are
+# wide enough that a step takes milliseconds of compute (128 wide, the srun
+# run did its 400 steps in under a second, and a poller starved by a loaded
+# 2-core machine first saw the last checkpoint).
 STEPS=400
 write_config run.ini "$WORK/ckpt" train.max_steps=$STEPS train.epochs=1000 train.log_every=25 \
-  "model.layers=2, 128, 128, 128, 3" data.n_train=8192 train.batch_size=256 \
+  "model.layers=2, 512, 512, 512, 3" data.n_train=8192 train.batch_size=256 \
   checkpoint.every_steps=50 checkpoint.every_epochs=0 train.watchdog_seconds=5
 submit -N 2 --ntasks-per-node=1 --time=5 --output="$WORK/job.out" --job-name=gs-lost \
   "$GS_SRC/jobs/slurm/train.sbatch" run.ini

@@ -91,7 +91,7 @@ show_job() {
 # wait_state ID DEADLINE_S LOG STATE...: poll until the job's state is one of
 # STATE (sets JOB_STATE); on timeout cancel the job and fail with its log.
 wait_state() {
-  local id=$1 deadline=$((SECONDS + $2)) log=$3 s
+  local id=$1 wait_s=$2 deadline=$((SECONDS + $2)) log=$3 s
   shift 3
   while ((SECONDS < deadline)); do
     JOB_STATE=$(job_field "$id" JobState)
@@ -102,7 +102,7 @@ wait_state() {
   done
   show_job "$id" "$log"
   timeout 10 scancel "$id" 2>/dev/null
-  fail "job $id not in state ($*) after $(( $2 ))s: state '${JOB_STATE:-gone}'"
+  fail "job $id not in state ($*) after ${wait_s}s: state '${JOB_STATE:-gone}'"
 }
 
 # wait_done ID DEADLINE_S LOG: until the job ended; fail unless COMPLETED with
