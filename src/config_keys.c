@@ -223,7 +223,7 @@ const cfg_key cfg_keys[] = {
     KEY("doctor", "trial_remedies", T_INT, trial_remedies, "3", IN(1, 8), NULL,
         "mode = repair: the top remedies tried, each for trial_steps from the state the repair starts from; the one "
         "with the lowest loss is applied (1: the top remedy, untried)"),
-    KEY("doctor", "trial_steps", T_INT64, trial_steps, "50", GE(1), NULL,
+    KEY("doctor", "trial_steps", T_INT64, trial_steps, "100", GE(1), NULL,
         "steps of each remedy's trial; the trial's loss is the mean over its last quarter"),
     KEY("doctor", "trial_margin", T_DOUBLE, trial_margin, "0", GE_LT(0, 1), NULL,
         "a remedy ranked lower replaces the pick only when its trial loss is below (1 - trial_margin) x the pick's"),

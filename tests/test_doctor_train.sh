@@ -86,7 +86,7 @@ ranks)
     grep -q "doctor: repair 1 of 3 at step [0-9]*: vanishing -> --set " "$WORK/r$np.log" \
       && pass "$np ranks: one repair printed" || fail "$np ranks: no repair line"
   done
-  grep -q "doctor: trial 1 of [23]: --set .*: loss [0-9.e+-]* after 50 steps" "$WORK/r1.log" \
+  grep -q "doctor: trial 1 of [23]: --set .*: loss [0-9.e+-]* after 100 steps" "$WORK/r1.log" \
     && pass "the repair tried the top remedies" || fail "no trial line"
   [ "$(grep -E 'doctor: (repair|trial)' "$WORK/r1.log")" = "$(grep -E 'doctor: (repair|trial)' "$WORK/r2.log")" ] \
     && pass "the same trials and repairs at 1 and 2 ranks" || fail "different trials or repairs"
@@ -98,7 +98,7 @@ ranks)
 import h5py, sys
 f = h5py.File(sys.argv[1], "r")
 assert f["doctor/repairs/step"].shape == (int(sys.argv[2]),), f["doctor/repairs/step"].shape
-assert "trial losses after 50 steps" in f["doctor/repairs/evidence"][0].decode()
+assert "trial losses after 100 steps" in f["doctor/repairs/evidence"][0].decode()
 assert f["doctor/repairs/symptom"][0].decode() == "vanishing"
 assert "=" in f["doctor/repairs/remedy"][0].decode()
 PYEOF
