@@ -50,7 +50,7 @@ for k in "${kernels[@]}"; do
     continue
   fi
   log=$LOGS/$k.log
-  (cd "$BUILD_DIR" && "${env[@]}" ctest -LE 'slurm|valgrind|fuzz|browser' -j"$(nproc)" --timeout 300 > "$(basename "$log")" 2>&1)
+  (cd "$BUILD_DIR" && "${env[@]}" ctest -LE 'slurm|valgrind|fuzz|browser' -j"$(nproc)" --timeout 300 --output-on-failure > "$(basename "$log")" 2>&1)
   mv "$BUILD_DIR/$(basename "$log")" "$log"
   summary=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$log")
   total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<< "$summary")
@@ -62,6 +62,9 @@ for k in "${kernels[@]}"; do
   elif [ "$failed" -ne 0 ]; then
     printf '%-11s %-11s %-10s %s\n' "$k" "$loaded" ok "$((total - failed))/$total passed ($skipped skipped), FAILED:"
     sed -n '/The following tests FAILED/,/Errors while running/p' "$log" | grep -E '^\s+[0-9]+ -' | sed 's/^\s*/    /'
+    # each failed test's own output (the log stays in the build tree, which
+    # CI's clone discards)
+    grep -A30 -E '\*\*\*(Failed|Timeout|Exception)' "$log" | sed 's/^/      | /'
     status=1
   else
     printf '%-11s %-11s %-10s %s\n' "$k" "$loaded" ok "$total/$total passed ($skipped skipped)"
