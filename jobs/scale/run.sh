@@ -18,7 +18,11 @@
 # its duration is simulated, and the rest of the computation, which still
 # runs, costs no simulated time; run: everything runs for real and SMPI
 # times it, which one process running every rank in turn inflates at scale:
-# docs/scale.md).
+# docs/scale.md),
+# SMPI_CFG (extra smpirun arguments, e.g. SMPI's shared allocations for
+# the large buffers: "--cfg=smpi/shared-malloc:global
+# --cfg=smpi/auto-shared-malloc-thresh:1048576", for runs at 256 ranks
+# and more, where every rank's own copy would not fit in memory).
 # Results: $OUT/sim.tsv (gradscope-bench's TSV, label platform/scaling), $OUT/
 # real.tsv, $OUT/runs.txt (what each run did), $OUT/report.md.
 set -euo pipefail
@@ -36,6 +40,7 @@ SCALING=${SCALING:-weak strong}
 VALIDATE=${VALIDATE:-1}
 OVERLAP=${OVERLAP:-both}
 GEMM=${GEMM:-measured}
+SMPI_CFG=${SMPI_CFG:-}
 PY=${PY:-/usr/bin/python3}
 
 BENCH=$SMPI_BUILD/jobs/bench/gradscope-bench
@@ -56,7 +61,7 @@ strong_batch() { case $1 in W) echo 4096 ;; D) echo 2048 ;; S) echo 2048 ;; esac
   echo "host: $(uname -n), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
   echo "simgrid: $(dpkg-query -W -f '${Version}' libsimgrid-dev 2>/dev/null || echo unknown)"
   echo "OPENBLAS_CORETYPE: ${OPENBLAS_CORETYPE:-unset}; GRADSCOPE_SIM_GEMM=$GEMM; steps $STEPS after $WARMUP warm-up"
-  echo "command: jobs/scale/run.sh (PLATFORMS='$PLATFORMS' MODELS='$MODELS' RANKS='$RANKS' SCALING='$SCALING')"
+  echo "command: jobs/scale/run.sh (PLATFORMS='$PLATFORMS' MODELS='$MODELS' RANKS='$RANKS' SCALING='$SCALING' OVERLAP='$OVERLAP' SMPI_CFG='$SMPI_CFG')"
 } | tee -a "$OUT/runs.txt"
 
 # smpirun PLATFORM NP ARGS...: gradscope-bench on the first NP hosts
@@ -68,7 +73,7 @@ simulate() {
   smpirun -np "$np" -platform "jobs/scale/platforms/$platform.xml" -hostfile "$hosts" \
     --cfg=smpi/privatization:1 --cfg=smpi/host-speed:1Gf --cfg=smpi/test:0 --cfg=smpi/coll-selector:ompi \
     --cfg=smpi/simulate-computation:$([ "$GEMM" = measured ] && echo no || echo yes) --log=root.thres:warning \
-    "$BENCH" --steps "$STEPS" --warmup "$WARMUP" --no-bound --overlap "$OVERLAP" "$@"
+    $SMPI_CFG "$BENCH" --steps "$STEPS" --warmup "$WARMUP" --no-bound --overlap "$OVERLAP" "$@"
 }
 
 for platform in $PLATFORMS; do
@@ -78,11 +83,14 @@ for platform in $PLATFORMS; do
         if [ "$scaling" = weak ]; then per_rank=$(weak_batch "$model"); else per_rank=$(($(strong_batch "$model") / np)); fi
         global=$((per_rank * np))
         n_train=$((global > 4096 ? global : 4096))
-        t0=$(date +%s)
+        t0=$(date +%s) rc=0
+        log=$OUT/$platform-$scaling-$model-$np.log
         simulate "$platform" "$np" --models "$model" --batch-per-rank "$per_rank" --n-train "$n_train" \
-          --tsv "$OUT/sim.tsv" --label "$platform/$scaling" | grep -E "^$model " || true
-        echo "$platform $scaling $model np=$np batch=$global ($per_rank a rank): $(($(date +%s) - t0)) s on the host" \
-          | tee -a "$OUT/runs.txt"
+          --tsv "$OUT/sim.tsv" --label "$platform/$scaling" > "$log" 2>&1 || rc=$?
+        grep -E "^$model " "$log" || true
+        what="$(($(date +%s) - t0)) s on the host"
+        [ $rc -eq 0 ] || what="$what, FAILED (exit $rc): $(grep -m1 -iE 'error|fault|need ' "$log" || tail -1 "$log")"
+        echo "$platform $scaling $model np=$np batch=$global ($per_rank a rank): $what" | tee -a "$OUT/runs.txt"
       done
     done
   done
