@@ -2,8 +2,8 @@
  * doctor_report.c — what the doctor says, as lines during training and as
  * a whole report (text or JSON, through jansson) for `gradscope doctor`.
  *
- * During training: one line per group of adjacent layers whose confirmed
- * verdict changed the same way; when a problem is declared, a block with
+ * During training: one line per change of the confirmed verdicts, naming
+ * every layer that changed the same way (as ranges of adjacent layers); when a problem is declared, a block with
  * the symptom and its evidence, the cause and the ranked remedies, each
  * remedy said once per run (gs_said).
  */
@@ -15,12 +15,15 @@
 
 /* ---- during training ------------------------------------------------------- */
 
-/* lo..hi of statistic f over layers a..b of st (L, GS_N_STATS), as "x" or "x to y" */
-static void range_of(const float *st, int a, int b, int f, const char *fmt1, char *buf, size_t n)
+/* lo..hi of statistic f over the layers l with in[l] of st (L, GS_N_STATS),
+ * as "x" or "x to y" */
+static void range_of(const float *st, const unsigned char *in, int L, int f, const char *fmt1, char *buf, size_t n)
 {
     double lo = INFINITY, hi = -INFINITY;
     int nan = 0;
-    for (int l = a; l <= b; l++) {
+    for (int l = 0; l < L; l++) {
+        if (!in[l])
+            continue;
         const double v = st[(size_t)l * GS_N_STATS + f];
         nan |= isnan(v);
         lo = fmin(lo, v);
@@ -35,6 +38,12 @@ static void range_of(const float *st, int a, int b, int f, const char *fmt1, cha
         snprintf(buf, n, "%s", x);
     else
         snprintf(buf, n, "%s to %s", x, y);
+}
+
+/* Layer x changed from and to the verdicts layer l changed from and to. */
+static int same_change(const gs_doctor *d, int x, int l)
+{
+    return doctor_changed(d, x) && d->prev[x] == d->prev[l] && d->verdict[x] == d->verdict[l];
 }
 
 void doctor_print_changes(FILE *f, const gs_doctor *d, const float *st, int64_t step)
@@ -53,25 +62,38 @@ void doctor_print_changes(FILE *f, const gs_doctor *d, const float *st, int64_t 
                 GS_PLURAL(L));
         return;
     }
+    /* one line per change: every layer that changed the same way, as
+     * ranges of adjacent layers ("layers 2-4, 6-7, 9") */
+    unsigned char done[GS_MAX_LAYERS] = {0};
     for (int l = 0; l < L; l++) {
-        if (!doctor_changed(d, l))
+        if (!doctor_changed(d, l) || done[l])
             continue;
-        int e = l; /* the group: the adjacent layers that changed from and to the same verdicts */
-        while (e + 1 < L && doctor_changed(d, e + 1) && d->prev[e + 1] == d->prev[l] && d->verdict[e + 1] == d->verdict[l])
-            e++;
-        char g[80], r[80], sat[80], dead[80], who[32];
-        range_of(st, l, e, GS_ST_GRAD_NORM, "%.3g", g, sizeof g);
-        range_of(st, l, e, GS_ST_RATIO_TO_LAST, "%.3g", r, sizeof r);
-        range_of(st, l, e, GS_ST_SATURATED, "%.2f", sat, sizeof sat);
-        range_of(st, l, e, GS_ST_DEAD, "%.2f", dead, sizeof dead);
-        if (e > l)
-            snprintf(who, sizeof who, "layers %d-%d", l, e);
-        else
-            snprintf(who, sizeof who, "layer %d", l);
-        fprintf(f, "  diagnosis step %lld: %s %s%s%s (grad norm %s, ratio to last %s, saturated %s, dead %s)\n",
-                (long long)step, who, d->prev[l] >= 0 ? stats_verdict_name(d->prev[l]) : "",
+        unsigned char in[GS_MAX_LAYERS] = {0};
+        char who[1024] = "";
+        size_t k = 0;
+        int n = 0;
+        for (int a = l; a < L; a++) {
+            if (!same_change(d, a, l))
+                continue;
+            int e = a;
+            while (e + 1 < L && same_change(d, e + 1, l))
+                e++;
+            for (int x = a; x <= e; x++)
+                in[x] = done[x] = 1;
+            n += e - a + 1;
+            if (k < sizeof who)
+                k += (size_t)(e > a ? snprintf(who + k, sizeof who - k, "%s%d-%d", k ? ", " : "", a, e)
+                                    : snprintf(who + k, sizeof who - k, "%s%d", k ? ", " : "", a));
+            a = e;
+        }
+        char g[80], r[80], sat[80], dead[80];
+        range_of(st, in, L, GS_ST_GRAD_NORM, "%.3g", g, sizeof g);
+        range_of(st, in, L, GS_ST_RATIO_TO_LAST, "%.3g", r, sizeof r);
+        range_of(st, in, L, GS_ST_SATURATED, "%.2f", sat, sizeof sat);
+        range_of(st, in, L, GS_ST_DEAD, "%.2f", dead, sizeof dead);
+        fprintf(f, "  diagnosis step %lld: layer%s %s %s%s%s (grad norm %s, ratio to last %s, saturated %s, dead %s)\n",
+                (long long)step, n > 1 ? "s" : "", who, d->prev[l] >= 0 ? stats_verdict_name(d->prev[l]) : "",
                 d->prev[l] >= 0 ? " -> " : "", stats_verdict_name(d->verdict[l]), g, r, sat, dead);
-        l = e;
     }
 }
 

@@ -499,6 +499,33 @@ static void test_saturating_deep(void)
     }
 }
 
+/* One line per change: layers 0-1 and 3 turn dead (two groups, one line
+ * naming both), layer 2 turns vanishing (its own line), layer 4 stays. */
+static void test_one_line_per_change(void)
+{
+    memset(&doc, 0, sizeof doc);
+    doc.n_layers = 5;
+    for (int l = 0; l < 5; l++)
+        doc.prev[l] = doc.verdict[l] = GS_V_HEALTHY;
+    doc.verdict[0] = doc.verdict[1] = doc.verdict[3] = GS_V_DEAD;
+    doc.verdict[2] = GS_V_VANISHING;
+    float st[5 * GS_N_STATS];
+    memset(st, 0, sizeof st);
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    doctor_print_changes(f, &doc, st, 40);
+    fclose(f);
+    int lines = 0;
+    for (const char *c = buf; *c; c++)
+        lines += *c == '\n';
+    CHECK(lines == 2, "two changes, two lines (got %d):\n%s", lines, buf);
+    CHECK(strstr(buf, "diagnosis step 40: layers 0-1, 3 healthy -> dead (") != NULL,
+          "the dead layers in one line:\n%s", buf);
+    CHECK(strstr(buf, "diagnosis step 40: layer 2 healthy -> vanishing (") != NULL, "layer 2's own line:\n%s", buf);
+    free(buf);
+}
+
 /* The learning-rate factor comes from the update ratio seen, as a power
  * of ten, between 10 and lr_factor_max; a raise stops at lr_max. */
 static void test_lr_factor(void)
@@ -569,6 +596,7 @@ int main(void)
     test_said_once();
     test_dead_before_vanishing();
     test_saturating_deep();
+    test_one_line_per_change();
     test_lr_factor();
     test_best_trial();
     if (test_failures)
