@@ -213,9 +213,9 @@ int run_doctor_repair(run_doctor *rd, gs_trainer **t, gs_config *cfg, const gs_d
     rep.step = step;
     snprintf(rep.symptom, sizeof rep.symptom, "%s", doctor_symptom_name(pick.symptom));
     if (pick.n > 1)
-        snprintf(rep.evidence, sizeof rep.evidence, "%.*s; trial losses after %lld steps: %s (kept %d)",
+        snprintf(rep.evidence, sizeof rep.evidence, "%.*s; trial losses after %lld steps: %.*s (kept %d)",
                  (int)(sizeof rep.evidence / 2), rd->doc.sym[pick.symptom].evidence, (long long)cfg->trial_steps,
-                 tried, best + 1);
+                 (int)(sizeof rep.evidence / 4), tried, best + 1);
     else
         snprintf(rep.evidence, sizeof rep.evidence, "%s", rd->doc.sym[pick.symptom].evidence);
     doctor_remedy_text(chosen, " ", rep.remedy, sizeof rep.remedy);

@@ -55,7 +55,7 @@ struct gs_exchange {
     double *w_sq, *b_sq;      /* (n_layers) each: the sums of squares of this rank's range of the sum */
     void *own;                /* the strategy's own state */
     double extra_bytes;       /* memory it holds or reads beyond the net's buffers (trainer_memory) */
-    char description[320];    /* the banner's `gradients:` line */
+    char description[512];    /* the banner's `gradients:` line (room for a 256-byte reason) */
 };
 
 /* The strategies' tables. */

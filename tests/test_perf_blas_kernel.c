@@ -102,7 +102,7 @@ int main(void)
     fclose(f);
 
     /* What this OpenBLAS picks by itself (gradscope told to keep it). */
-    char cmd[4096], want[128], deflt[64] = "";
+    char cmd[4096], want[256], deflt[64] = "";
     snprintf(cmd, sizeof cmd, "env -u OPENBLAS_CORETYPE -u GRADSCOPE_CORETYPE_SET -u GRADSCOPE_CORETYPE_REJECTED "
                               "GRADSCOPE_KEEP_BLAS_KERNEL=1 '%s' blas 2>&1", bin);
     int status = -1;
