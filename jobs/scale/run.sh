@@ -13,7 +13,9 @@
 # ethernet-25g), MODELS (W D), RANKS (1 8 16 64), STEPS (5), WARMUP (1),
 # SCALING (weak strong), VALIDATE (1; 0 skips the 2-rank validation),
 # OVERLAP (both: the replicated optimizer's all-reduce blocking and
-# overlapped in buckets; off: blocking only),
+# overlapped in buckets; off: blocking only), SHARD (both: the sharded and
+# the replicated optimizer; on or off: one of them; each smpirun runs them
+# in turn, so its peak memory is the larger one's),
 # GEMM (measured: each GEMM shape is timed for real a few times, then only
 # its duration is simulated, and the rest of the computation, which still
 # runs, costs no simulated time; run: everything runs for real and SMPI
@@ -39,6 +41,7 @@ WARMUP=${WARMUP:-1}
 SCALING=${SCALING:-weak strong}
 VALIDATE=${VALIDATE:-1}
 OVERLAP=${OVERLAP:-both}
+SHARD=${SHARD:-both}
 GEMM=${GEMM:-measured}
 SMPI_CFG=${SMPI_CFG:-}
 PY=${PY:-/usr/bin/python3}
@@ -61,7 +64,7 @@ strong_batch() { case $1 in W) echo 4096 ;; D) echo 2048 ;; S) echo 2048 ;; esac
   echo "host: $(uname -n), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
   echo "simgrid: $(dpkg-query -W -f '${Version}' libsimgrid-dev 2>/dev/null || echo unknown)"
   echo "OPENBLAS_CORETYPE: ${OPENBLAS_CORETYPE:-unset}; GRADSCOPE_SIM_GEMM=$GEMM; steps $STEPS after $WARMUP warm-up"
-  echo "command: jobs/scale/run.sh (PLATFORMS='$PLATFORMS' MODELS='$MODELS' RANKS='$RANKS' SCALING='$SCALING' OVERLAP='$OVERLAP' SMPI_CFG='$SMPI_CFG')"
+  echo "command: jobs/scale/run.sh (PLATFORMS='$PLATFORMS' MODELS='$MODELS' RANKS='$RANKS' SCALING='$SCALING' OVERLAP='$OVERLAP' SHARD='$SHARD' SMPI_CFG='$SMPI_CFG')"
 } | tee -a "$OUT/runs.txt"
 
 # smpirun PLATFORM NP ARGS...: gradscope-bench on the first NP hosts
@@ -73,7 +76,7 @@ simulate() {
   smpirun -np "$np" -platform "jobs/scale/platforms/$platform.xml" -hostfile "$hosts" \
     --cfg=smpi/privatization:1 --cfg=smpi/host-speed:1Gf --cfg=smpi/test:0 --cfg=smpi/coll-selector:ompi \
     --cfg=smpi/simulate-computation:$([ "$GEMM" = measured ] && echo no || echo yes) --log=root.thres:warning \
-    $SMPI_CFG "$BENCH" --steps "$STEPS" --warmup "$WARMUP" --no-bound --overlap "$OVERLAP" "$@"
+    $SMPI_CFG "$BENCH" --steps "$STEPS" --warmup "$WARMUP" --no-bound --overlap "$OVERLAP" --shard "$SHARD" "$@"
 }
 
 for platform in $PLATFORMS; do
