@@ -17,10 +17,11 @@ typedef struct {
     char text[GS_SAID_MAX][GS_REPAIR_TEXT * 2];
 } gs_said;
 
-/* "  diagnosis step S: layers a-b V0 -> V1 (...)": one line per group of
- * adjacent layers whose confirmed verdict changed the same way at the last
- * record (st: its statistics, (n_layers, GS_N_STATS)); at the first record,
- * one line when every layer is healthy. */
+/* "  diagnosis step S: layers a-b, c, ... V0 -> V1 (...)": one line per
+ * change of the confirmed verdicts at the last record, naming every layer
+ * that changed the same way as ranges of adjacent layers (st: its
+ * statistics, (n_layers, GS_N_STATS)); at the first record, one line when
+ * every layer is healthy. */
 void doctor_print_changes(FILE *f, const gs_doctor *d, const float *st, int64_t step);
 /* The block of a newly declared problem: symptom and evidence, cause, the
  * remedies not said before (said may be NULL: all). */

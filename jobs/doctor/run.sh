@@ -25,8 +25,9 @@ one() { # one CASE.ini: a line of results.tsv
   name=$(basename "$c" .ini)
   fam=$(sed -n 's/^; family = //p' "$c"); expect=$(sed -n 's/^; expect = //p' "$c")
   rm -rf "$OUT/$name"; mkdir -p "$OUT/$name"
-  local extra=() s
-  for s in $SET; do extra+=(--set "$s"); done
+  local extra=() s sets
+  read -ra sets <<< "$SET" # (split on blanks, no filename expansion)
+  for s in "${sets[@]}"; do extra+=(--set "$s"); done
   t0=$EPOCHREALTIME
   "$GS" train "$c" "${extra[@]}" --set "checkpoint.dir=$OUT/$name/advise" > "$OUT/$name/advise.log" 2>&1; rc1=$?
   t1=$EPOCHREALTIME

@@ -91,28 +91,30 @@ INI
 sed -i 's/^\[train\]$/[train]\nepochs = 6/' "$OUT/frozen.ini"
 
 last_acc() { grep '^eval' "$1" | tail -1 | awk '{print $NF}'; }
-echo "| situation | advise: problem | cause | remedy 1 | accuracy | with remedy 1 | repair mode: what it did | accuracy | diagnosis lines (advise) |"
+echo "| situation | advise: problem | cause | remedy 1 | accuracy | with remedy 1 | repair mode: what it did | accuracy | diagnosis + doctor lines (advise) |"
 echo "|---|---|---|---|---:|---:|---|---:|---:|"
 for name in sigmoid11 relu_lr scale1 flapping frozen; do
   ini=$OUT/$name.ini d=$OUT/$name
   rm -rf "$d"; mkdir -p "$d"
   "$GS" train "$ini" --set doctor.mode=advise --set "checkpoint.dir=$d/advise" > "$d/advise.log" 2>&1
   "$GS" doctor "$d/advise" --json > "$d/advise.json" 2>/dev/null
-  read -r problem sets cause < <("$PY" - "$d/advise.json" <<'PYEOF'
+  # problem, remedy 1's overrides (joined by \x1f: a value may hold commas
+  # and spaces) and the cause, separated by tabs
+  IFS=$'\t' read -r problem sets cause < <("$PY" - "$d/advise.json" <<'PYEOF'
 import json, sys
 try:
     r = json.load(open(sys.argv[1]))
 except Exception:
-    print("error - -"); sys.exit()
+    print("error\t-\t-"); sys.exit()
 rem = r["remedies"][0]["set"] if r.get("remedies") else []
-cause = (r.get("cause") or "-").replace("|", "/")
-print(r.get("problem") or "none", ",".join(rem) or "-", cause[:90] + ("..." if len(cause) > 90 else ""))
+cause = (r.get("cause") or "-").replace("|", "/").replace("\t", " ")
+print(r.get("problem") or "none", "\x1f".join(rem) or "-", cause[:90] + ("..." if len(cause) > 90 else ""), sep="\t")
 PYEOF
 )
   lines=$(grep -c "diagnosis step\|doctor step" "$d/advise.log")
   acc_applied=-
   if [ "$sets" != - ]; then
-    args=(); IFS=, read -ra kv <<< "$sets"; for s in "${kv[@]}"; do args+=(--set "$s"); done
+    args=(); IFS=$'\x1f' read -ra kv <<< "$sets"; for s in "${kv[@]}"; do args+=(--set "$s"); done
     "$GS" train "$ini" "${args[@]}" --set doctor.mode=off --set "checkpoint.dir=$d/applied" > "$d/applied.log" 2>&1
     acc_applied=$(last_acc "$d/applied.log")
   fi
@@ -121,5 +123,5 @@ PYEOF
         sed 's/doctor: repair [0-9]* of [0-9]* at //; s/; re-initialized from the seed/ (re-init)/; s/; rolled back to step/ (from step/; s/(from step \([0-9]*\)$/(from step \1)/' |
         paste -sd ';' -)
   [ $rc -eq 0 ] || did="${did:+$did; }exit $rc"
-  echo "| $name | $problem | $cause | \`${sets//,/ }\` | $(last_acc "$d/advise.log") | ${acc_applied:--} | ${did:-nothing} | $(last_acc "$d/repair.log") | $lines |"
+  echo "| $name | $problem | $cause | \`${sets//$'\x1f'/ }\` | $(last_acc "$d/advise.log") | ${acc_applied:--} | ${did:-nothing} | $(last_acc "$d/repair.log") | $lines |"
 done
