@@ -349,6 +349,20 @@ static void check_remedies(const char *what, const gs_config *cfg, const gs_hist
     }
 }
 
+/* A run of 300 steps at chance whose every layer has ratio-to-last
+ * `ratio` (vanishing below 1e-3): the config from `text`, the history, and
+ * the advice for vanishing. */
+static gs_doctor *vanishing_advice(const char *text, float ratio, gs_config *cfg, gs_history *h, gs_advice *adv)
+{
+    load(cfg, text);
+    layer_stats ls = HEALTHY;
+    ls.ratio = ratio;
+    make_run(h, cfg, 300, flat_loss, chance_acc, ls);
+    gs_doctor *d = replay(cfg, h);
+    doctor_advise(d, cfg, h, GS_S_VANISHING, adv);
+    return d;
+}
+
 static void test_remedies_never_repeat(void)
 {
     static const char *const configs[] = {
@@ -393,14 +407,10 @@ static void test_remedies_never_repeat(void)
 static void test_said_once(void)
 {
     gs_config cfg;
-    load(&cfg, "[model]\nlayers = 2,16,16,16,3\nactivation = sigmoid\ninit = xavier_normal\n");
     gs_history h;
-    layer_stats ls = HEALTHY;
-    ls.ratio = 1e-5f;
-    make_run(&h, &cfg, 300, flat_loss, chance_acc, ls);
-    gs_doctor *d = replay(&cfg, &h);
     gs_advice adv;
-    doctor_advise(d, &cfg, &h, GS_S_VANISHING, &adv);
+    gs_doctor *d = vanishing_advice("[model]\nlayers = 2,16,16,16,3\nactivation = sigmoid\ninit = xavier_normal\n", 1e-5f,
+                                    &cfg, &h, &adv);
     gs_said said = {0};
     FILE *f = tmpfile();
     doctor_print_problem(f, d, &adv, 100, &said);
@@ -470,14 +480,9 @@ static void test_saturating_deep(void)
     for (int with_bn = 0; with_bn < 2; with_bn++) {
         snprintf(text, sizeof text, "%s%s", base, with_bn ? "norm = batch\n" : "");
         gs_config cfg;
-        load(&cfg, text);
         gs_history h;
-        layer_stats ls = HEALTHY;
-        ls.ratio = 1e-6f;
-        make_run(&h, &cfg, 300, flat_loss, chance_acc, ls);
-        gs_doctor *d = replay(&cfg, &h);
         gs_advice adv;
-        doctor_advise(d, &cfg, &h, GS_S_VANISHING, &adv);
+        vanishing_advice(text, 1e-6f, &cfg, &h, &adv);
         char first[GS_REPAIR_TEXT] = "none", second[GS_REPAIR_TEXT] = "none";
         if (adv.n_remedies > 0)
             doctor_remedy_text(&adv.remedy[0], " ", first, sizeof first);
