@@ -80,14 +80,18 @@ int dist_bcast(const gs_dist *d, void *buf, size_t count, MPI_Datatype type, int
  * page-faulted and unmapped every step). */
 #define GS_ALLREDUCE_CHUNK ((size_t)1 << 22)
 
-static int allreduce_sum(const gs_dist *d, void *buf, size_t n, MPI_Datatype type, size_t esize)
+/* send NULL: in place */
+static int allreduce_sum(const gs_dist *d, const void *send, void *buf, size_t n, MPI_Datatype type, size_t esize)
 {
+    const char *s = send;
     char *p = buf;
     while (n > 0) {
         int c = (int)(n > GS_ALLREDUCE_CHUNK ? GS_ALLREDUCE_CHUNK : n);
-        if (mpi_check(MPI_Allreduce(MPI_IN_PLACE, p, c, type, MPI_SUM, d->comm), "MPI_Allreduce"))
+        if (mpi_check(MPI_Allreduce(s ? (const void *)s : MPI_IN_PLACE, p, c, type, MPI_SUM, d->comm),
+                      "MPI_Allreduce"))
             return GS_ERR_RUNTIME;
         p += (size_t)c * esize;
+        s = s ? s + (size_t)c * esize : NULL;
         n -= (size_t)c;
     }
     return 0;
@@ -95,17 +99,22 @@ static int allreduce_sum(const gs_dist *d, void *buf, size_t n, MPI_Datatype typ
 
 int dist_allreduce_sum_float(const gs_dist *d, float *buf, size_t n)
 {
-    return allreduce_sum(d, buf, n, MPI_FLOAT, sizeof(float));
+    return allreduce_sum(d, NULL, buf, n, MPI_FLOAT, sizeof(float));
+}
+
+int dist_allreduce_sum_float_from(const gs_dist *d, const float *send, float *buf, size_t n)
+{
+    return allreduce_sum(d, send, buf, n, MPI_FLOAT, sizeof(float));
 }
 
 int dist_allreduce_sum_double(const gs_dist *d, double *buf, size_t n)
 {
-    return allreduce_sum(d, buf, n, MPI_DOUBLE, sizeof(double));
+    return allreduce_sum(d, NULL, buf, n, MPI_DOUBLE, sizeof(double));
 }
 
 int dist_allreduce_sum_int64(const gs_dist *d, int64_t *buf, size_t n)
 {
-    return allreduce_sum(d, buf, n, MPI_INT64_T, sizeof(int64_t));
+    return allreduce_sum(d, NULL, buf, n, MPI_INT64_T, sizeof(int64_t));
 }
 
 int dist_allreduce_max_double(const gs_dist *d, double *buf, size_t n)
@@ -225,9 +234,11 @@ int dist_shared_barrier(const gs_dist *d, gs_shared *sh)
     return rc;
 }
 
-int dist_reduce_scatter_sum_float(const gs_dist *d, float *buf, const int *counts)
+int dist_reduce_scatter_sum_float(const gs_dist *d, const float *send, float *buf, const int *counts)
 {
-    return mpi_check(MPI_Reduce_scatter(MPI_IN_PLACE, buf, counts, MPI_FLOAT, MPI_SUM, d->comm), "MPI_Reduce_scatter");
+    return mpi_check(MPI_Reduce_scatter(send ? (const void *)send : MPI_IN_PLACE, buf, counts, MPI_FLOAT, MPI_SUM,
+                                        d->comm),
+                     "MPI_Reduce_scatter");
 }
 
 int dist_allgatherv_float(const gs_dist *d, float *buf, const int *counts, const int *displs)

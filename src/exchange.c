@@ -125,6 +125,16 @@ int exchange_bind(gs_exchange *x, gs_net *net)
     x->w_sq = gs_calloc((size_t)net->n_layers * 2, sizeof(double), "gradient norms");
     int rc = !x->w_sq ? GS_ERR_RUNTIME : x->overlap ? buckets_create(x) : 0;
     x->b_sq = x->w_sq ? x->w_sq + net->n_layers : NULL;
+#ifdef GS_SMPI
+    /* Collectives send from a copy of the gradient in a simulated build:
+     * SimGrid 3.32's MPI_Iallreduce sums wrongly in place from some hundred
+     * thousand floats on, and its in-place collectives copy the whole buffer
+     * on every rank at every call, where SMPI's shared allocations (which
+     * fold this copy across ranks) do not reach: 16 MB a rank for W's
+     * all-reduce, 16 GB at 1024 ranks (docs/scale.md). */
+    if (!rc && x->dist.size > 1 && !(x->send_copy = gs_calloc(x->n_params, sizeof(float), "gradient to send (SMPI)")))
+        rc = GS_ERR_RUNTIME;
+#endif
     if (!rc && x->ops->bind)
         rc = x->ops->bind(x);
     return dist_agree(&x->dist, rc);
@@ -137,6 +147,7 @@ void exchange_free(gs_exchange *x)
     if (x->ops && x->ops->free)
         (x->ops->free)(x); /* parenthesized: SMPI defines free() as a macro */
     buckets_free(&x->buckets);
+    free(x->send_copy);
     free(x->w_sq);
     free(x->counts);
     free(x);
@@ -221,6 +232,17 @@ int exchange_shard_ranges(gs_exchange *x)
     x->lo = (size_t)x->displs[x->dist.rank];
     x->hi = x->lo + (size_t)x->counts[x->dist.rank];
     return 0;
+}
+
+const float *exchange_send_from(gs_exchange *x, size_t at, size_t n)
+{
+    return x->send_copy ? memcpy(x->send_copy + at, x->net->grads + at, n * sizeof(float)) : NULL;
+}
+
+int exchange_allreduce_grads(gs_exchange *x)
+{
+    return dist_allreduce_sum_float_from(&x->dist, exchange_send_from(x, 0, x->n_params), x->net->grads,
+                                         x->n_params);
 }
 
 int exchange_shared_memory_off(const gs_exchange *x, char *why, size_t why_size)

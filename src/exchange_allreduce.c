@@ -32,14 +32,6 @@ int buckets_create(gs_exchange *x)
     for (int l = 0; l < x->net->n_layers; l++)
         b->cap_reqs += n_buckets(b, &x->net->layer[l]);
     b->reqs = gs_calloc((size_t)b->cap_reqs, sizeof(MPI_Request), "requests");
-#ifdef GS_SMPI
-    /* SimGrid 3.32's MPI_Iallreduce sums wrongly in place from some
-     * hundred thousand floats on (docs/scale.md): the buckets are sent from
-     * a copy of the gradient */
-    b->send = gs_calloc(x->n_params, sizeof(float), "copy of the gradient to send (SMPI)");
-    if (!b->send)
-        return GS_ERR_RUNTIME;
-#endif
     return b->reqs ? 0 : GS_ERR_RUNTIME;
 }
 
@@ -47,8 +39,6 @@ void buckets_free(gs_buckets *b)
 {
     free(b->reqs);
     b->reqs = NULL;
-    free(b->send);
-    b->send = NULL;
 }
 
 void buckets_start_layer(gs_exchange *x, int l)
@@ -61,9 +51,7 @@ void buckets_start_layer(gs_exchange *x, int l)
     for (size_t at = 0; at < n; at += b->bucket_max) {
         const size_t m = n - at < b->bucket_max ? n - at : b->bucket_max;
         float *sum = x->net->grads + ly->w_off + at;
-        const float *send = NULL; /* in place */
-        if (b->send)
-            send = memcpy(b->send + ly->w_off + at, sum, m * sizeof *sum);
+        const float *send = exchange_send_from(x, ly->w_off + at, m);
         if ((b->failed = dist_iallreduce_sum_float(&x->dist, send, sum, m, &b->reqs[b->n_reqs])))
             return;
         b->n_reqs++;
@@ -90,7 +78,7 @@ static void layer_done(gs_exchange *x, int l)
 static int reduce(gs_exchange *x)
 {
     gs_net *net = x->net;
-    int rc = x->overlap ? buckets_wait(x) : dist_allreduce_sum_float(&x->dist, net->grads, net->n_params);
+    int rc = x->overlap ? buckets_wait(x) : exchange_allreduce_grads(x);
     if (!rc)
         optim_grad_sq_range(net, 0, net->n_params, net->grads, x->w_sq, x->b_sq);
     return rc;

@@ -35,7 +35,6 @@ typedef struct {
     int n_reqs, cap_reqs; /* started this step; allocated */
     size_t bucket_max;    /* GS_IALLREDUCE_MAX, or less for a test (GRADSCOPE_TEST_BUCKET_FLOATS) */
     int failed;           /* a start failed: the status, returned by buckets_wait */
-    float *send;          /* a simulated (SMPI) build: (n_params) what the buckets send; NULL: in place */
 } gs_buckets;
 
 struct gs_exchange {
@@ -52,6 +51,7 @@ struct gs_exchange {
     int reduce_scatter_forced;/* ... chosen by GRADSCOPE_REDUCE_SCATTER, not by the rank count */
     int overlap;              /* all-reduce per layer during backward (allreduce, and the ring's statistics steps) */
     gs_buckets buckets;
+    float *send_copy;         /* a simulated (SMPI) build: (n_params) what collectives send; NULL: in place */
     double *w_sq, *b_sq;      /* (n_layers) each: the sums of squares of this rank's range of the sum */
     void *own;                /* the strategy's own state */
     double extra_bytes;       /* memory it holds or reads beyond the net's buffers (trainer_memory) */
@@ -68,6 +68,12 @@ int buckets_create(gs_exchange *x);
 void buckets_free(gs_buckets *b);
 void buckets_start_layer(gs_exchange *x, int l);
 int buckets_wait(gs_exchange *x);
+
+/* What a collective on grads[at, at + n) sends from: NULL (in place), or,
+ * in a simulated build, a copy (exchange_bind says why). */
+const float *exchange_send_from(gs_exchange *x, size_t at, size_t n);
+/* The whole gradient summed on every rank, blocking. */
+int exchange_allreduce_grads(gs_exchange *x);
 
 /* The sharded strategies' ranges: consecutive, in rank order, cut at
  * multiples of 16 floats (each starts on a cache line of a 64-byte-aligned

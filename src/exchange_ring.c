@@ -65,7 +65,7 @@ static int reduce_scatter_mpi(gs_exchange *x)
 {
     float *buf = x->net->grads;
     const int r = x->dist.rank;
-    if (dist_reduce_scatter_sum_float(&x->dist, buf, x->counts))
+    if (dist_reduce_scatter_sum_float(&x->dist, exchange_send_from(x, 0, x->n_params), buf, x->counts))
         return GS_ERR_RUNTIME;
     if (x->displs[r] != 0)
         memmove(buf + x->displs[r], buf, (size_t)x->counts[r] * sizeof(float));
@@ -83,7 +83,7 @@ static int reduce(gs_exchange *x)
     gs_net *net = x->net;
     int rc;
     if (x->plan.whole)
-        rc = x->overlap ? buckets_wait(x) : dist_allreduce_sum_float(&x->dist, net->grads, net->n_params);
+        rc = x->overlap ? buckets_wait(x) : exchange_allreduce_grads(x);
     else
         rc = x->reduce_scatter_mpi ? reduce_scatter_mpi(x) : reduce_scatter_ring(x);
     if (!rc)

@@ -23,6 +23,8 @@ void dist_finalize(void);
 /* Collectives on d->comm; each returns 0 or GS_ERR_RUNTIME with a message. */
 int dist_bcast(const gs_dist *d, void *buf, size_t count, MPI_Datatype type, int root);
 int dist_allreduce_sum_float(const gs_dist *d, float *buf, size_t n);   /* in place */
+/* the sum of send's n floats into buf; send NULL: in place */
+int dist_allreduce_sum_float_from(const gs_dist *d, const float *send, float *buf, size_t n);
 int dist_allreduce_sum_double(const gs_dist *d, double *buf, size_t n); /* in place */
 int dist_allreduce_sum_int64(const gs_dist *d, int64_t *buf, size_t n);  /* in place: exact */
 int dist_allreduce_max_double(const gs_dist *d, double *buf, size_t n);  /* in place, n < 2^31 */
@@ -44,8 +46,9 @@ int dist_sendrecv_float(const gs_dist *d, const float *send, size_t n_send, int 
                         int from, const char *what);
 /* The sum over ranks of buf (every rank's counts[] floats, in rank order),
  * scattered: rank r's block of the sum lands at buf[0, counts[r]); the rest
- * of buf is left undefined. */
-int dist_reduce_scatter_sum_float(const gs_dist *d, float *buf, const int *counts);
+ * of buf is left undefined. send non-NULL: the sum of send's floats
+ * instead (buf's are not read). */
+int dist_reduce_scatter_sum_float(const gs_dist *d, const float *send, float *buf, const int *counts);
 /* Each rank's range of buf (rank q's: counts[q] floats from displs[q]) to
  * every rank, in place. */
 int dist_allgatherv_float(const gs_dist *d, float *buf, const int *counts, const int *displs);
