@@ -1,7 +1,8 @@
 /*
  * data.c — the training and test sets: each rank reads (or generates) only
  * its shard of the source, and builds every global batch by exchanging the
- * rows it holds for the rows it computes with one MPI_Alltoallv.
+ * rows it holds for the rows it computes, point to point between the pairs
+ * of ranks that have rows for each other.
  *
  * Shapes, declared once:  N rows in the set, D inputs, y_dim = 1 (label) or
  * K (targets), P ranks, r this rank, N_r = shard rows, C = min(batch_cap, N),
@@ -9,7 +10,7 @@
  *
  * Memory per rank (the bound is proved in data.h): the shard (N_r rows), one
  * staging area of S_r rows for the rows sent and received in a batch, C
- * int64 batch indices and five int arrays of length P. data_batch allocates
+ * int64 batch indices, five int arrays and 2P requests. data_batch allocates
  * nothing.
  */
 #include "gradscope/data.h"
@@ -27,6 +28,7 @@
 #include <sys/stat.h>
 
 #define EPOCH_STREAM 0xda7aULL
+#define ROWS_TAG 0x6461 /* the batch's rows; no other message on the communicator has it */
 #define VALIDATION_STREAM 0x7a11dULL
 /* Refuse a shard above 1 TiB before trying to allocate it: such a size is a
  * corrupt header or a wrong file, not a data set. */
@@ -54,6 +56,7 @@ struct gs_data {
     int64_t n_stage;        /* S_r */
     int64_t *order;         /* (C): source rows of the current global batch */
     int *send_counts, *send_displs, *recv_counts, *recv_displs, *cursor; /* (P) each, in rows */
+    MPI_Request *reqs;      /* (2P): a batch's receives and sends */
 };
 
 /* ---------------------------------------------------------------- HDF5 -- */
@@ -428,7 +431,8 @@ static int alloc_staging(gs_data *ds, int64_t batch_cap)
     }
     ds->order = gs_malloc((size_t)C, sizeof(int64_t), "data batch order");
     ds->send_counts = gs_calloc((size_t)P * 5, sizeof(int), "data exchange counts");
-    if (!ds->order || !ds->send_counts)
+    ds->reqs = gs_calloc((size_t)P * 2, sizeof(MPI_Request), "data exchange requests");
+    if (!ds->order || !ds->send_counts || !ds->reqs)
         return GS_ERR_RUNTIME;
     ds->send_displs = ds->send_counts + P;
     ds->recv_counts = ds->send_counts + 2 * P;
@@ -606,6 +610,7 @@ void data_free(gs_data *ds)
     free(ds->stage);
     free(ds->order);
     free(ds->send_counts);
+    free(ds->reqs);
     free(ds->bounds);
     data_free(ds->validation);
     free(ds);
@@ -746,6 +751,28 @@ static int holder_of(const gs_data *ds, int64_t i)
     return lo;
 }
 
+/* Rows between the pairs of ranks that have any for each other (the counts
+ * and displacements of data_batch, in rows): one message per such pair, not
+ * MPI_Alltoallv, which may post one between every pair of the P^2 whatever
+ * the counts (SMPI's copy of Open MPI's linear algorithm does: a million a
+ * batch at 1024 ranks, while a batch of B rows needs at most B). */
+static int exchange_rows(gs_data *ds, const float *send, float *recv, int W)
+{
+    const int P = ds->n_ranks;
+    int n = 0, rc = MPI_SUCCESS;
+    for (int q = 0; q < P && rc == MPI_SUCCESS; q++)
+        if (ds->recv_counts[q] > 0)
+            rc = MPI_Irecv(recv + (int64_t)ds->recv_displs[q] * W, ds->recv_counts[q], ds->row_type, q, ROWS_TAG,
+                           ds->comm, &ds->reqs[n++]);
+    for (int q = 0; q < P && rc == MPI_SUCCESS; q++)
+        if (ds->send_counts[q] > 0)
+            rc = MPI_Isend(send + (int64_t)ds->send_displs[q] * W, ds->send_counts[q], ds->row_type, q, ROWS_TAG,
+                           ds->comm, &ds->reqs[n++]);
+    if (rc != MPI_SUCCESS)
+        return rc;
+    return MPI_Waitall(n, ds->reqs, MPI_STATUSES_IGNORE);
+}
+
 /* Copy row i of the shard (X then Y) to a packed row of W floats. */
 static void pack_row(const gs_data *ds, int64_t i, float *dst)
 {
@@ -812,9 +839,8 @@ int data_batch(gs_data *ds, int64_t epoch, int64_t k, int64_t batch,
             if (src == r && dst != r)
                 pack_row(ds, ds->order[j] - lo, send + (int64_t)(ds->send_displs[dst] + ds->cursor[dst]++) * W);
         }
-        if (MPI_Alltoallv(send, ds->send_counts, ds->send_displs, ds->row_type,
-                          recv, ds->recv_counts, ds->recv_displs, ds->row_type, ds->comm) != MPI_SUCCESS)
-            return gs_error(GS_ERR_RUNTIME, "data_batch: MPI_Alltoallv of batch %lld failed", (long long)k);
+        if (exchange_rows(ds, send, recv, W) != MPI_SUCCESS)
+            return gs_error(GS_ERR_RUNTIME, "data_batch: the exchange of batch %lld's rows failed", (long long)k);
         memset(ds->cursor, 0, (size_t)P * sizeof(int));
     }
 

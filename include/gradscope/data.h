@@ -11,7 +11,8 @@
  * permutation keyed by (seed, epoch) (or file order with shuffle = false);
  * global batch k is positions [k*B, min((k+1)*B, N)) of that order and rank r
  * computes rows [r*b/P, (r+1)*b/P) of it, b the batch's size. Rows held by
- * other ranks arrive by MPI_Alltoallv, so no rank ever reads the whole set.
+ * other ranks arrive in one message from each rank that holds some, so no
+ * rank ever reads the whole set.
  */
 #ifndef GRADSCOPE_DATA_H
 #define GRADSCOPE_DATA_H
