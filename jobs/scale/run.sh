@@ -80,6 +80,19 @@ simulate() {
     $SMPI_CFG "$BENCH" --steps "$STEPS" --warmup "$WARMUP" --no-bound --overlap "$OVERLAP" --shard "$SHARD" "$@"
 }
 
+# avail_kb: the host's available memory; a run's memory is how far it fell
+# below its value at the start (sampled each second by a background loop)
+avail_kb() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; }
+watch_memory() { # FILE: the lowest value seen, until killed
+  local low
+  low=$(avail_kb)
+  while sleep 1; do
+    local now
+    now=$(avail_kb)
+    [ "$now" -lt "$low" ] && low=$now && echo "$low" >"$1"
+  done
+}
+
 for platform in $PLATFORMS; do
   for scaling in $SCALING; do
     for model in $MODELS; do
@@ -89,10 +102,16 @@ for platform in $PLATFORMS; do
         n_train=$((global > 4096 ? global : 4096))
         t0=$(date +%s) rc=0
         log=$OUT/$platform-$scaling-$model-$np.log
+        avail0=$(avail_kb)
+        echo "$avail0" >"$OUT/.low"
+        watch_memory "$OUT/.low" &
+        watcher=$!
         simulate "$platform" "$np" --models "$model" --batch-per-rank "$per_rank" --n-train "$n_train" \
           --tsv "$OUT/sim.tsv" --label "$platform/$scaling" > "$log" 2>&1 || rc=$?
+        kill "$watcher" 2>/dev/null || true
+        wait "$watcher" 2>/dev/null || true
         grep -E "^$model " "$log" || true
-        what="$(($(date +%s) - t0)) s on the host"
+        what="$(($(date +%s) - t0)) s on the host, memory $(((avail0 - $(cat "$OUT/.low")) / 1024)) MB"
         [ $rc -eq 0 ] || what="$what, FAILED (exit $rc): $(grep -m1 -iE 'error|fault|need ' "$log" || tail -1 "$log")"
         echo "$platform $scaling $model np=$np batch=$global ($per_rank a rank): $what" | tee -a "$OUT/runs.txt"
       done
