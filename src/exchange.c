@@ -129,9 +129,9 @@ int exchange_bind(gs_exchange *x, gs_net *net)
     /* Collectives send from a copy of the gradient in a simulated build:
      * SimGrid 3.32's MPI_Iallreduce sums wrongly in place from some hundred
      * thousand floats on, and its in-place collectives copy the whole buffer
-     * on every rank at every call, where SMPI's shared allocations (which
-     * fold this copy across ranks) do not reach: 16 MB a rank for W's
-     * all-reduce, 16 GB at 1024 ranks (docs/scale.md). */
+     * on every rank at every call into memory of their own, which SMPI's
+     * shared allocations cannot fold across ranks as they fold this copy
+     * (W's all-reduce: 16 MB a rank, 16 GB at 1024 ranks; docs/scale.md). */
     if (!rc && x->dist.size > 1 && !(x->send_copy = gs_calloc(x->n_params, sizeof(float), "gradient to send (SMPI)")))
         rc = GS_ERR_RUNTIME;
 #endif
