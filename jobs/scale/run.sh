@@ -27,7 +27,8 @@
 # and more, where every rank's own copy would not fit in memory; `global`
 # crashes: it folds the batch's row indices too; docs/scale.md).
 # Results: $OUT/sim.tsv (gradscope-bench's TSV, label platform/scaling), $OUT/
-# real.tsv, $OUT/runs.txt (what each run did), $OUT/report.md.
+# real.tsv, $OUT/runs.txt (what each run did, its host time and memory: how
+# far the host's available memory fell while it ran), $OUT/report.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
