@@ -28,7 +28,8 @@
 # crashes: it folds the batch's row indices too; docs/scale.md).
 # Results: $OUT/sim.tsv (gradscope-bench's TSV, label platform/scaling), $OUT/
 # real.tsv, $OUT/runs.txt (what each run did, its host time and memory: how
-# far the host's available memory fell while it ran), $OUT/report.md.
+# far the host's available memory fell while it ran, which includes whatever
+# else the host ran meanwhile), $OUT/report.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -66,7 +67,8 @@ strong_batch() { case $1 in W) echo 4096 ;; D) echo 2048 ;; S) echo 2048 ;; esac
   echo "host: $(uname -n), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
   echo "simgrid: $(dpkg-query -W -f '${Version}' libsimgrid-dev 2>/dev/null || echo unknown)"
   echo "OPENBLAS_CORETYPE: ${OPENBLAS_CORETYPE:-unset}; GRADSCOPE_SIM_GEMM=$GEMM; steps $STEPS after $WARMUP warm-up"
-  echo "command: jobs/scale/run.sh (PLATFORMS='$PLATFORMS' MODELS='$MODELS' RANKS='$RANKS' SCALING='$SCALING' OVERLAP='$OVERLAP' SHARD='$SHARD' SMPI_CFG='$SMPI_CFG')"
+  echo "gradscope: $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (the simulated build in $SMPI_BUILD is what ran)"
+  echo "command: jobs/scale/run.sh (PLATFORMS='$PLATFORMS' MODELS='$MODELS' RANKS='$RANKS' SCALING='$SCALING' OVERLAP='$OVERLAP' SHARD='$SHARD' SMPI_CFG='$SMPI_CFG' GRADSCOPE_REDUCE_SCATTER='${GRADSCOPE_REDUCE_SCATTER:-}')"
 } | tee -a "$OUT/runs.txt"
 
 # smpirun PLATFORM NP ARGS...: gradscope-bench on the first NP hosts
@@ -90,7 +92,7 @@ watch_memory() { # FILE: the lowest value seen, until killed
   while sleep 1; do
     local now
     now=$(avail_kb)
-    [ "$now" -lt "$low" ] && low=$now && echo "$low" >"$1"
+    [ "$now" -lt "$low" ] && low=$now && echo "$low" >"$1.new" && mv "$1.new" "$1"
   done
 }
 
@@ -107,12 +109,15 @@ for platform in $PLATFORMS; do
         echo "$avail0" >"$OUT/.low"
         watch_memory "$OUT/.low" &
         watcher=$!
+        trap 'kill "$watcher" 2>/dev/null' EXIT # the sampler does not outlive a stopped study
         simulate "$platform" "$np" --models "$model" --batch-per-rank "$per_rank" --n-train "$n_train" \
           --tsv "$OUT/sim.tsv" --label "$platform/$scaling" > "$log" 2>&1 || rc=$?
         kill "$watcher" 2>/dev/null || true
         wait "$watcher" 2>/dev/null || true
+        trap - EXIT
         grep -E "^$model " "$log" || true
-        what="$(($(date +%s) - t0)) s on the host, memory $(((avail0 - $(cat "$OUT/.low")) / 1024)) MB"
+        low=$(cat "$OUT/.low")
+        what="$(($(date +%s) - t0)) s on the host, memory $(((avail0 - ${low:-$avail0}) / 1024)) MB"
         [ $rc -eq 0 ] || what="$what, FAILED (exit $rc): $(grep -m1 -iE 'error|fault|need ' "$log" || tail -1 "$log")"
         echo "$platform $scaling $model np=$np batch=$global ($per_rank a rank): $what" | tee -a "$OUT/runs.txt"
       done
