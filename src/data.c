@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 
 #define EPOCH_STREAM 0xda7aULL
-#define ROWS_TAG 0x6461 /* the batch's rows; no other message on the communicator has it */
+#define ROWS_TAG 0x6461 /* the batch's rows (the other point-to-point messages on the communicator have tag 0) */
 #define VALIDATION_STREAM 0x7a11dULL
 /* Refuse a shard above 1 TiB before trying to allocate it: such a size is a
  * corrupt header or a wrong file, not a data set. */
