@@ -132,7 +132,8 @@ int exchange_bind(gs_exchange *x, gs_net *net)
      * on every rank at every call into memory of their own, which SMPI's
      * shared allocations cannot fold across ranks as they fold this copy
      * (W's all-reduce: 16 MB a rank, 16 GB at 1024 ranks; docs/scale.md). */
-    if (!rc && x->dist.size > 1 && !(x->send_copy = gs_calloc(x->n_params, sizeof(float), "gradient to send (SMPI)")))
+    const int sends_floats = x->dist.size > 1 && x->ops != &exchange_exact_ops; /* exact sums integers */
+    if (!rc && sends_floats && !(x->send_copy = gs_calloc(x->n_params, sizeof(float), "gradient to send (SMPI)")))
         rc = GS_ERR_RUNTIME;
 #endif
     if (!rc && x->ops->bind)
