@@ -138,8 +138,10 @@ const cfg_key cfg_keys[] = {
     KEY("optimizer", "lr", T_DOUBLE, lr, "0.05", GT(0), NULL, "learning rate"),
     KEY("optimizer", "momentum", T_DOUBLE, momentum, "0.9", GE_LT(0, 1), NULL,
         "momentum of SGD (0 = plain SGD; with adam/adamw: not to be set)"),
-    KEY("optimizer", "shard", T_BOOL, shard, "true", ANY, NULL,
-        "with several ranks, each updates 1/ranks of the parameters (reduce-scatter, then allgather or, on one node, one shared copy)"),
+    KEY("optimizer", "shard", T_AUTO_BOOL, shard, "auto", ANY, NULL,
+        "with several ranks, each updates 1/ranks of the parameters (reduce-scatter, then allgather or, on one node, one "
+        "shared copy); auto: on within one node and below 64 ranks across nodes, off (one all-reduce of the gradient, "
+        "optimizer replicated) from 64 ranks across nodes"),
     KEY("optimizer", "nesterov", T_BOOL, nesterov, "false", ANY, NULL, "Nesterov momentum"),
     KEY("optimizer", "weight_decay", T_DOUBLE, weight_decay, "0", GE(0), NULL,
         "on weights only: sgd and adam add weight_decay * W to the gradient; adamw multiplies W by 1 - lr * weight_decay"),

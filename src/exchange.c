@@ -46,6 +46,20 @@ static int overlap_on(const gs_config *cfg, const gs_dist *d)
     return cfg->overlap == GS_AUTO ? d->node_size == d->size : cfg->overlap;
 }
 
+/* [optimizer] shard, where auto shards within one node (one shared copy of
+ * the parameters, no allgather) and across nodes below GS_SHARD_AUTO_RANKS
+ * ranks, and replicates the optimizer from there. In the simulated study
+ * (docs/scale.md, "Sharded or replicated") the sharded exchange across
+ * nodes exposes more than one blocking all-reduce of the gradient at every
+ * rank count, by less than the update time that sharding saves below 64
+ * ranks on the 100 Gb/s fat tree and by more from 64 on. */
+#define GS_SHARD_AUTO_RANKS 64
+
+static int shard_on(const gs_config *cfg, const gs_dist *d)
+{
+    return cfg->shard == GS_AUTO ? d->node_size == d->size || d->size < GS_SHARD_AUTO_RANKS : cfg->shard;
+}
+
 int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, size_t n_params, float **params,
                     float **grads)
 {
@@ -64,7 +78,7 @@ int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, s
     x->hi = n_params;
     const int P = d->size;
     /* MPI counts are int: a buffer of more than 2^31 parameters stays replicated */
-    const int shard = cfg->shard && P > 1 && n_params <= (size_t)INT_MAX;
+    const int shard = shard_on(cfg, d) && P > 1 && n_params <= (size_t)INT_MAX;
     if (cfg->reproducible) { /* at any rank count, one rank included: the same sums */
         x->ops = &exchange_exact_ops;
         char why[256] = "";
@@ -83,10 +97,17 @@ int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, s
     } else if (!shard) {
         x->ops = &exchange_allreduce_ops;
         x->overlap = overlap_on(cfg, d);
-        snprintf(x->description, sizeof x->description, "%s%s",
+        char why[96] = ""; /* what auto chose, and why */
+        int n = 0;
+        if (cfg->shard == GS_AUTO && !shard_on(cfg, d))
+            n = snprintf(why, sizeof why, "shard auto: %d ranks across nodes", P);
+        if (cfg->overlap == GS_AUTO)
+            snprintf(why + n, sizeof why - (size_t)n, "%soverlap auto: %s", n ? "; " : "",
+                     x->overlap ? "one node" : "across nodes");
+        snprintf(x->description, sizeof x->description, "%s%s%s%s",
                  x->overlap ? "all-reduced per layer during backward, optimizer replicated"
                             : "all-reduced after backward, optimizer replicated",
-                 cfg->overlap != GS_AUTO ? "" : x->overlap ? " (overlap auto: one node)" : " (overlap auto: across nodes)");
+                 why[0] ? " (" : "", why, why[0] ? ")" : "");
     } else {
         rc = exchange_shard_ranges(x);
         if ((rc = dist_agree(d, rc))) {

@@ -12,7 +12,12 @@
 #       MPI_Allreduce, whose order of summation differs); the same with the
 #       replicated optimizer's buckets all-reduced during backward. With
 #       train.reproducible = true, every dataset of the two final
-#       checkpoints bitwise equal. Then gradscope-bench at 4 simulated ranks with each
+#       checkpoints bitwise equal. At scale: 64 simulated ranks (one row
+#       each) against one real rank, 10 steps: the default (shard = auto,
+#       which replicates the optimizer from 64 ranks across nodes: one
+#       all-reduce) and the sharded optimizer (Open MPI's MPI_Reduce_scatter
+#       from 64 ranks) within 1e-5, as the rank tests hold; with
+#       reproducible_groups = 64, bitwise. Then gradscope-bench at 4 simulated ranks with each
 #       GEMM's measured duration standing in for it (GRADSCOPE_SIM_GEMM=
 #       measured): it finishes and reports a positive step time.
 #
@@ -51,13 +56,13 @@ every_steps = 30
 every_steps = 5
 INI
 
-seq 0 3 | sed 's/^/node-/' > "$WORK/hosts"
-smpi() { # smpirun with 4 simulated ranks on the fat tree, never hanging
-  OPENBLAS_NUM_THREADS=1 timeout -k 5 300 smpirun -np 4 -platform "$GRADSCOPE_SRC/jobs/scale/platforms/fattree-100g.xml" \
+seq 0 63 | sed 's/^/node-/' > "$WORK/hosts"
+smpi() { # smpirun with NP (4) simulated ranks on the fat tree's first nodes, never hanging
+  OPENBLAS_NUM_THREADS=1 timeout -k 5 300 smpirun -np "${NP:-4}" -platform "$GRADSCOPE_SRC/jobs/scale/platforms/fattree-100g.xml" \
     -hostfile "$WORK/hosts" --cfg=smpi/privatization:1 --cfg=smpi/host-speed:1Gf --log=root.thres:warning "$@"
 }
 
-# train NAME sim|real [ARGS]: 4 ranks into $WORK/run, kept as $WORK/NAME
+# train NAME sim|real [ARGS]: NP (4) ranks into $WORK/run, kept as $WORK/NAME
 train() {
   local name=$1 how=$2
   shift 2
@@ -65,7 +70,7 @@ train() {
   if [ "$how" = sim ]; then
     (cd "$WORK" && smpi "$WORK/build-smpi/gradscope" train "$WORK/s.ini" "$@") > "$WORK/$name.log" 2>&1
   else
-    gs_mpi 4 train "$WORK/s.ini" "$@" > "$WORK/$name.log" 2>&1
+    gs_mpi "${NP:-4}" train "$WORK/s.ini" "$@" > "$WORK/$name.log" 2>&1
   fi || { tail -20 "$WORK/$name.log"; return 1; }
   mv "$WORK/run" "$WORK/$name"
 }
@@ -100,6 +105,34 @@ else
   out=$(weights_equal "$(final sim_r)" "$(final real_r)" 1e-5) \
     && pass "reproducible mode, simulated ($sim_type) vs real ($real_type) build: $out" \
     || fail "reproducible, simulated vs real: $out"
+fi
+
+# correctness at scale: 64 simulated ranks, one row each, against one real
+# rank (10 steps), with the exchange that shard = auto picks at 64 ranks
+# across nodes (each simulated rank is a node), and the sharded one
+at64() { NP=64 train "$@" --set train.max_steps=10; }
+NP=1 train one real --set train.max_steps=10 || fail "training at one real rank"
+at64 sim64 sim || fail "training at 64 simulated ranks"
+grep -q "gradients: all-reduced after backward, optimizer replicated (shard auto: 64 ranks across nodes" "$WORK/sim64.log" \
+  && pass "shard = auto at 64 ranks across nodes: one all-reduce, optimizer replicated" \
+  || fail "the 64-rank banner: $(grep gradients: "$WORK/sim64.log")"
+out=$(weights_equal "$(final sim64)" "$(final one)" 1e-5) && pass "64 simulated ranks (default) vs one real rank: $out" \
+  || fail "64 simulated ranks (default) vs one real rank: $out"
+at64 sim64s sim --set optimizer.shard=true || fail "sharded optimizer, 64 simulated ranks"
+grep -q "gradients: optimizer sharded over the ranks, MPI_Reduce_scatter" "$WORK/sim64s.log" \
+  || fail "the 64-rank sharded banner: $(grep gradients: "$WORK/sim64s.log")"
+out=$(weights_equal "$(final sim64s)" "$(final one)" 1e-5) && pass "64 simulated ranks (sharded, MPI_Reduce_scatter) vs one real rank: $out" \
+  || fail "64 simulated ranks (sharded) vs one real rank: $out"
+repro="--set train.reproducible=true --set train.reproducible_groups=64"
+NP=1 train one_r real $repro --set train.max_steps=10 || fail "reproducible, one real rank"
+at64 sim64_r sim $repro || fail "reproducible, 64 simulated ranks"
+if [ "$sim_type" = "$real_type" ]; then
+  out=$("$PY" "$GRADSCOPE_SRC/tests/ckpt_same.py" "$(final sim64_r)" "$(final one_r)" --ignore /state/n_ranks) \
+    && pass "reproducible mode, 64 simulated ranks and one real rank: $out" || fail "reproducible, 64 simulated vs one: $out"
+else
+  out=$(weights_equal "$(final sim64_r)" "$(final one_r)" 1e-5) \
+    && pass "reproducible mode, 64 simulated ($sim_type) vs one real ($real_type): $out" \
+    || fail "reproducible, 64 simulated vs one: $out"
 fi
 
 (cd "$WORK" && GRADSCOPE_SIM_GEMM=measured smpi --cfg=smpi/test:0 "$WORK/build-smpi/jobs/bench/gradscope-bench" \

@@ -97,7 +97,7 @@ typedef struct {
     /* [optimizer] */
     gs_optimizer optimizer;            /* type = sgd | adam | adamw */
     double lr;
-    int shard;                         /* bool: sharded update (reduce-scatter, allgather) at > 1 rank */
+    int shard;                         /* bool or GS_AUTO: sharded update (reduce-scatter, allgather) at > 1 rank */
     double momentum;
     int nesterov;                      /* bool */
     double weight_decay;
