@@ -84,6 +84,7 @@ static void usage(FILE *f)
                "  --overlap MODE   off | on | both: with the replicated optimizer (default both)\n"
                "  --n-train N      rows of the synthetic training set (default 16384)\n"
                "  --batch-per-rank N  built-in models: global batch = N x ranks (weak scaling; default: the model's)\n"
+               "  --no-shuffle     built-in models: rows in order (with --n-train = the global batch, no rows move)\n"
                "  --no-bound       skip the BLAS bound            --tsv FILE   append results (rank 0)\n"
                "  --label TEXT     run label in the TSV (default RxT)\n"
                "  --remedies       the default mode only, as is and with adam, batch norm, layer norm, residual\n"
@@ -104,6 +105,8 @@ static int parse_args(int argc, char **argv, bench_opts *o, const char **models,
             exit(0);
         } else if (!strcmp(a, "--no-bound"))
             o->no_bound = 1;
+        else if (!strcmp(a, "--no-shuffle"))
+            o->no_shuffle = 1;
         else if (!strcmp(a, "--histograms")) {
             o->histograms = 1;
             o->no_bound = 1;
@@ -349,7 +352,8 @@ int main(int argc, char **argv)
         if (!strstr(list, want))
             continue;
         int n = snprintf(text, sizeof text, common_ini, (long long)o.n_train);
-        snprintf(text + n, sizeof text - (size_t)n, "%s", builtin[i].ini);
+        snprintf(text + n, sizeof text - (size_t)n, "%s%s", builtin[i].ini,
+                 o.no_shuffle ? "\n[train]\nshuffle = false\n" : "");
         if ((rc = cfg_load_string(&cfg, text, builtin[i].name)))
             fprintf(stderr, "gradscope-bench: built-in model %s: %s\n", builtin[i].name, gs_last_error());
         else if (o.batch_per_rank && (cfg.batch_size = o.batch_per_rank * d.size) > o.n_train) {

@@ -21,6 +21,8 @@ typedef struct {
     int histograms;     /* --histograms: the histograms' cost (bench_hist.c) instead of the step table */
     long long n_train;
     long long batch_per_rank; /* > 0: the built-in models' global batch is this x ranks */
+    int no_shuffle;     /* --no-shuffle: the built-in models' rows in order, so that with --n-train equal to the
+                         * global batch every rank computes the rows it holds and the data phase sends nothing */
     const char *tsv, *label;
 } bench_opts;
 

@@ -21,6 +21,11 @@
 # runs, costs no simulated time; run: everything runs for real and SMPI
 # times it, which one process running every rank in turn inflates at scale:
 # docs/scale.md),
+# SHUFFLE (1; 0: the rows of each batch in order, gradscope-bench
+# --no-shuffle, so that in weak scaling, where the training set is one
+# global batch, every rank computes the rows it holds and no row moves: the
+# data phase, one small message between most pairs of ranks, is what makes
+# weak scaling slow to simulate at 256 ranks and more; docs/scale.md),
 # SMPI_CFG (extra smpirun arguments, e.g. SMPI's shared allocations for
 # the large buffers: "--cfg=smpi/shared-malloc:local
 # --cfg=smpi/auto-shared-malloc-thresh:1048576", for runs at 256 ranks
@@ -46,6 +51,7 @@ VALIDATE=${VALIDATE:-1}
 OVERLAP=${OVERLAP:-both}
 SHARD=${SHARD:-both}
 GEMM=${GEMM:-measured}
+SHUFFLE=${SHUFFLE:-1}
 SMPI_CFG=${SMPI_CFG:-}
 PY=${PY:-/usr/bin/python3}
 
@@ -68,7 +74,7 @@ strong_batch() { case $1 in W) echo 4096 ;; D) echo 2048 ;; S) echo 2048 ;; esac
   echo "simgrid: $(dpkg-query -W -f '${Version}' libsimgrid-dev 2>/dev/null || echo unknown)"
   echo "OPENBLAS_CORETYPE: ${OPENBLAS_CORETYPE:-unset}; GRADSCOPE_SIM_GEMM=$GEMM; steps $STEPS after $WARMUP warm-up"
   echo "gradscope: $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (the simulated build in $SMPI_BUILD is what ran)"
-  echo "command: jobs/scale/run.sh (PLATFORMS='$PLATFORMS' MODELS='$MODELS' RANKS='$RANKS' SCALING='$SCALING' OVERLAP='$OVERLAP' SHARD='$SHARD' SMPI_CFG='$SMPI_CFG' GRADSCOPE_REDUCE_SCATTER='${GRADSCOPE_REDUCE_SCATTER:-}')"
+  echo "command: jobs/scale/run.sh (PLATFORMS='$PLATFORMS' MODELS='$MODELS' RANKS='$RANKS' SCALING='$SCALING' OVERLAP='$OVERLAP' SHARD='$SHARD' SHUFFLE='$SHUFFLE' SMPI_CFG='$SMPI_CFG' GRADSCOPE_REDUCE_SCATTER='${GRADSCOPE_REDUCE_SCATTER:-}')"
 } | tee -a "$OUT/runs.txt"
 
 # smpirun PLATFORM NP ARGS...: gradscope-bench on the first NP hosts
@@ -80,7 +86,8 @@ simulate() {
   smpirun -np "$np" -platform "jobs/scale/platforms/$platform.xml" -hostfile "$hosts" \
     --cfg=smpi/privatization:1 --cfg=smpi/host-speed:1Gf --cfg=smpi/test:0 --cfg=smpi/coll-selector:ompi \
     --cfg=smpi/simulate-computation:$([ "$GEMM" = measured ] && echo no || echo yes) --log=root.thres:warning \
-    $SMPI_CFG "$BENCH" --steps "$STEPS" --warmup "$WARMUP" --no-bound --overlap "$OVERLAP" --shard "$SHARD" "$@"
+    $SMPI_CFG "$BENCH" --steps "$STEPS" --warmup "$WARMUP" --no-bound --overlap "$OVERLAP" --shard "$SHARD" \
+    $([ "$SHUFFLE" = 0 ] && echo --no-shuffle) "$@"
 }
 
 # avail_kb: the host's available memory; a run's memory is how far it fell
