@@ -50,9 +50,10 @@ static int overlap_on(const gs_config *cfg, const gs_dist *d)
  * the parameters, no allgather) and across nodes below GS_SHARD_AUTO_RANKS
  * ranks, and replicates the optimizer from there. In the simulated study
  * (docs/scale.md, "Sharded or replicated") the sharded exchange across
- * nodes exposes more than one blocking all-reduce of the gradient at every
- * rank count, by less than the update time that sharding saves below 64
- * ranks on the 100 Gb/s fat tree and by more from 64 on. */
+ * nodes exposes more than one blocking all-reduce of the gradient, by a gap
+ * that mostly grows with the rank count: from 64 ranks it outweighs the
+ * update that sharding saves in four cases of seven, matches it in two, and
+ * falls short of it for W (40 MB) on the 100 Gb/s fat tree at 64 ranks. */
 #define GS_SHARD_AUTO_RANKS 64
 
 static int shard_on(const gs_config *cfg, const gs_dist *d)
@@ -101,6 +102,7 @@ int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, s
         int n = 0;
         if (cfg->shard == GS_AUTO && !shard_on(cfg, d))
             n = snprintf(why, sizeof why, "shard auto: %d ranks across nodes", P);
+        n = n < (int)sizeof why ? n : (int)sizeof why - 1; /* (cut short: what fitted) */
         if (cfg->overlap == GS_AUTO)
             snprintf(why + n, sizeof why - (size_t)n, "%soverlap auto: %s", n ? "; " : "",
                      x->overlap ? "one node" : "across nodes");

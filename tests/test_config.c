@@ -124,7 +124,8 @@ static void test_defaults(void)
           c.eval_every == 1 && c.on_nonfinite == GS_NONFINITE_STOP && c.log_every == 50 &&
           c.blas_threads == 0 && c.overlap == GS_AUTO && c.watchdog_seconds == 600, "train");
     CHECK(c.lr == 0.05 && c.momentum == 0.9 && !c.nesterov && c.weight_decay == 0 && c.clip_norm == 0 &&
-          c.schedule == GS_SCHED_CONSTANT && c.step_size == 1000 && c.gamma == 0.1 && c.min_lr == 0, "optimizer");
+          c.schedule == GS_SCHED_CONSTANT && c.step_size == 1000 && c.gamma == 0.1 && c.min_lr == 0 &&
+          c.shard == GS_AUTO, "optimizer");
     CHECK(!strcmp(c.dir, "runs/default") && c.ckpt_every_steps == 0 && c.ckpt_every_seconds == 0 && c.keep == 3,
           "checkpoint");
     CHECK(c.stats_every == 10 && c.vanish_ratio == 1e-3 && c.explode_ratio == 1e3 && c.explode_norm == 1e6 &&
@@ -188,11 +189,14 @@ static void test_overrides(void)
     CHECK(cfg_load(&c, NULL, 1, one) == GS_OK && c.stats_every == 3, "%s", gs_last_error());
 
     /* a key that gradscope may decide: auto, or any spelling of a boolean */
-    char *tri[][1] = {{"train.overlap=AUTO"}, {"train.overlap=on"}, {"train.overlap=0"}};
-    const int tri_want[] = {GS_AUTO, 1, 0};
-    for (int i = 0; i < 3; i++)
-        CHECK(cfg_load(&c, NULL, 1, tri[i]) == GS_OK && c.overlap == tri_want[i], "%s: %d (%s)", tri[i][0],
-              c.overlap, gs_last_error());
+    char *tri[][1] = {{"train.overlap=AUTO"}, {"train.overlap=on"}, {"train.overlap=0"},
+                      {"optimizer.shard=auto"}, {"optimizer.shard=yes"}, {"optimizer.shard=false"}};
+    const int tri_want[] = {GS_AUTO, 1, 0, GS_AUTO, 1, 0};
+    for (int i = 0; i < 6; i++) {
+        const int *field = i < 3 ? &c.overlap : &c.shard;
+        CHECK(cfg_load(&c, NULL, 1, tri[i]) == GS_OK && *field == tri_want[i], "%s: %d (%s)", tri[i][0], *field,
+              gs_last_error());
+    }
 
     /* a failed load leaves the struct alone */
     gs_config before;
