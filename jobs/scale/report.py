@@ -35,6 +35,18 @@ def read(path):
         r["ranks"] = int(r["ranks"])
         r["mode"] = int(r["mode"])
         rows.append(r)
+    # each row's efficiency is against the one-rank step of its own run: the
+    # last one-rank row of its label and model before it in the file (TSVs
+    # of several runs may be concatenated), else the first after it
+    last, first = {}, {}
+    for r in rows:
+        if r["ranks"] == 1:
+            last[(r["label"], r["model"])] = r["step"]
+            first.setdefault((r["label"], r["model"]), r["step"])
+        r["base"] = last.get((r["label"], r["model"]))
+    for r in rows:
+        if r["base"] is None:
+            r["base"] = first.get((r["label"], r["model"]))
     return rows
 
 
@@ -48,15 +60,13 @@ def study(rows):
     for label, model in keys:
         platform, scaling = label.split("/")
         sel = [r for r in rows if r["label"] == label and r["model"] == model]
-        one = [r for r in sel if r["ranks"] == 1]
-        base = one[0]["step"] if one else None
         out.append(f"\n#### {model}, {scaling} scaling, {platform}\n")
         out.append("| ranks | global batch | strategy | step ms | compute ms | exchange ms (exposed) | "
                    "exposed share | efficiency |")
         out.append("|---:|---:|---|---:|---:|---:|---:|---:|")
         for r in sorted(sel, key=lambda r: (r["ranks"], STRATEGIES.index(r["mode"]) if r["mode"] in STRATEGIES
                                             else -1)):
-            p = r["ranks"]
+            p, base = r["ranks"], r["base"]
             if base is None:
                 eff = "-"
             elif scaling == "weak":
@@ -105,12 +115,15 @@ def plot(rows, path):
         for j, (model, scaling) in enumerate(panels):
             ax = axes[i][j]
             sel = [r for r in rows if r["label"] == f"{platform}/{scaling}" and r["model"] == model]
-            one = [r["step"] for r in sel if r["ranks"] == 1]
             for mode in STRATEGIES:
-                pts = sorted((r["ranks"], r["step"]) for r in sel if r["mode"] == mode)
-                if pts and one:
-                    eff = [one[0] / t if scaling == "weak" else one[0] / (p * t) for p, t in pts]
-                    ax.plot([p for p, _ in pts], eff, marker="o", label=MODES[mode])
+                # weak: the compute share of the step, which other runs' GEMM
+                # timings do not disturb (= step(1) / step(P) where the compute
+                # is one rank's); strong: step(1) / (P step(P))
+                pts = sorted((r["ranks"], r["step"], r["base"], r["reduce"]) for r in sel
+                             if r["mode"] == mode and (r["base"] or scaling == "weak"))
+                if pts:
+                    eff = [1 - x / t if scaling == "weak" else b / (p * t) for p, t, b, x in pts]
+                    ax.plot([p for p, *_ in pts], eff, marker="o", label=MODES[mode])
             ax.set_xscale("log", base=2)
             ax.set_ylim(0, 1.1)
             ax.set_title(f"{model} {scaling}, {platform}", fontsize=9)
@@ -119,6 +132,8 @@ def plot(rows, path):
                 ax.set_xlabel("ranks")
             if j == 0:
                 ax.set_ylabel("parallel efficiency")
+            if scaling == "weak":
+                ax.set_title(f"{model} {scaling} (compute share), {platform}", fontsize=9)
     handles, labels = max((ax.get_legend_handles_labels() for ax in axes.flat), key=lambda hl: len(hl[0]))
     fig.tight_layout()
     if handles:
@@ -138,8 +153,9 @@ def main():
     print("### Simulated steps\n")
     print("compute = the step less the exchange it waits for; exchange = the reduce phase (with overlapped "
           "buckets, what backward did not hide); exposed share = exchange / step; efficiency: weak "
-          "step(1)/step(P), strong step(1)/(P step(P)), against the one-rank run of the same table (each run "
-          "times its GEMM shapes afresh, so compute itself varies between runs).")
+          "step(1)/step(P), strong step(1)/(P step(P)), against the one-rank run of the same study (of several "
+          "concatenated, the last one-rank row before it; each run times its GEMM shapes afresh, so compute "
+          "itself varies between runs).")
     print("\n".join(study(sim)))
     if real:
         print("\n".join(validation(sim, real)))

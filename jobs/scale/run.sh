@@ -110,6 +110,7 @@ for platform in $PLATFORMS; do
         if [ "$scaling" = weak ]; then per_rank=$(weak_batch "$model"); else per_rank=$(($(strong_batch "$model") / np)); fi
         global=$((per_rank * np))
         n_train=$((global > 4096 ? global : 4096))
+        [ "$SHUFFLE" = 0 ] && n_train=$global # one global batch: every rank's rows are its own
         t0=$(date +%s) rc=0
         log=$OUT/$platform-$scaling-$model-$np.log
         avail0=$(avail_kb)
