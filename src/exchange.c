@@ -98,18 +98,18 @@ int exchange_create(gs_exchange **out, const gs_config *cfg, const gs_dist *d, s
     } else if (!shard) {
         x->ops = &exchange_allreduce_ops;
         x->overlap = overlap_on(cfg, d);
-        char why[96] = ""; /* what auto chose, and why */
-        int n = 0;
-        if (cfg->shard == GS_AUTO && !shard_on(cfg, d))
-            n = snprintf(why, sizeof why, "shard auto: %d ranks across nodes", P);
-        n = n < (int)sizeof why ? n : (int)sizeof why - 1; /* (cut short: what fitted) */
-        if (cfg->overlap == GS_AUTO)
-            snprintf(why + n, sizeof why - (size_t)n, "%soverlap auto: %s", n ? "; " : "",
-                     x->overlap ? "one node" : "across nodes");
-        snprintf(x->description, sizeof x->description, "%s%s%s%s",
+        /* what auto chose, and why */
+        const char *ov = cfg->overlap != GS_AUTO ? ""
+                         : x->overlap               ? "overlap auto: one node"
+                                                    : "overlap auto: across nodes";
+        char why[96] = "";
+        if (cfg->shard == GS_AUTO && P > 1 && !shard_on(cfg, d))
+            snprintf(why, sizeof why, " (shard auto: %d ranks across nodes%s%s)", P, ov[0] ? "; " : "", ov);
+        else if (ov[0])
+            snprintf(why, sizeof why, " (%s)", ov);
+        snprintf(x->description, sizeof x->description, "%s%s",
                  x->overlap ? "all-reduced per layer during backward, optimizer replicated"
-                            : "all-reduced after backward, optimizer replicated",
-                 why[0] ? " (" : "", why, why[0] ? ")" : "");
+                            : "all-reduced after backward, optimizer replicated", why);
     } else {
         rc = exchange_shard_ranges(x);
         if ((rc = dist_agree(d, rc))) {

@@ -126,14 +126,12 @@ def plot(rows, path):
                     ax.plot([p for p, *_ in pts], eff, marker="o", label=MODES[mode])
             ax.set_xscale("log", base=2)
             ax.set_ylim(0, 1.1)
-            ax.set_title(f"{model} {scaling}, {platform}", fontsize=9)
+            ax.set_title(f"{model} {scaling}{' (compute share)' if scaling == 'weak' else ''}, {platform}", fontsize=9)
             ax.grid(alpha=0.3)
             if i == len(platforms) - 1:
                 ax.set_xlabel("ranks")
             if j == 0:
                 ax.set_ylabel("parallel efficiency")
-            if scaling == "weak":
-                ax.set_title(f"{model} {scaling} (compute share), {platform}", fontsize=9)
     handles, labels = max((ax.get_legend_handles_labels() for ax in axes.flat), key=lambda hl: len(hl[0]))
     fig.tight_layout()
     if handles:
